@@ -1,0 +1,168 @@
+"""Credentials and settings: explicit arguments, else environment, else a ``.env`` file.
+
+Nothing is read at import; :meth:`Settings.resolve` reads the environment and the
+``.env`` file only when called. The export key never appears in ``repr`` or ``str``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_API_URL", "Settings", "default_cache_dir", "read_dotenv"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.leanplum.com/api"
+ENV_APP_ID = "LEANPLUM_APP_ID"
+ENV_EXPORT_KEY = "LEANPLUM_EXPORT_KEY"
+ENV_API_URL = "LEANPLUM_API_URL"
+ENV_CACHE_DIR = "LEANPLUM_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """The platform's user cache folder for leanplum-notebook."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("leanplum-notebook"))
+
+
+def read_dotenv(path: str | os.PathLike[str] | None) -> dict[str, str]:
+    """Parse a ``.env`` file (``KEY=value`` lines, ``#`` comments, optional quotes).
+
+    A missing file gives an empty mapping.
+    """
+    if path is None:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for raw in p.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        name, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[name.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and as whom to call the export API.
+
+    Attributes
+    ----------
+    app_id : str
+        The Leanplum app id (``app_...``).
+    export_key : str
+        The app's Data Export key (``exp_...``). Never shown by ``repr``/``str``.
+    api_url : str
+        The API endpoint (``https://api.leanplum.com/api`` or the older
+        ``https://www.leanplum.com/api``, or a simulator's URL).
+    cache_dir : Path
+        Root of the local cache.
+    """
+
+    app_id: str
+    export_key: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    def __repr__(self) -> str:
+        key = "'***'" if self.export_key else "''"
+        return (
+            f"Settings(app_id={self.app_id!r}, export_key={key}, api_url={self.api_url!r}, "
+            f"cache_dir={str(self.cache_dir)!r})"
+        )
+
+    __str__ = __repr__
+
+    @classmethod
+    def resolve(
+        cls,
+        app_id: str | None = None,
+        export_key: str | None = None,
+        api_url: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        dotenv: str | os.PathLike[str] | None = ".env",
+        require_key: bool = True,
+    ) -> Settings:
+        """Build settings from explicit arguments > environment variables > ``.env``.
+
+        Parameters
+        ----------
+        app_id, export_key, api_url, cache_dir
+            Explicit values; None means "look it up".
+        environ
+            The environment to read (default ``os.environ``).
+        dotenv
+            Path of a ``.env`` file (default ``.env`` in the working folder; None: none).
+        require_key
+            When False, a missing export key is allowed (cache-only operations).
+
+        Raises
+        ------
+        ConfigError
+            Naming what is missing and the three ways to give it.
+        """
+        env = os.environ if environ is None else environ
+        file_values: dict[str, str] | None = None
+
+        def lookup(explicit: object, name: str) -> str | None:
+            nonlocal file_values
+            if explicit is not None and str(explicit) != "":
+                return str(explicit)
+            if env.get(name):
+                return env[name]
+            if file_values is None:
+                file_values = read_dotenv(dotenv)
+            return file_values.get(name) or None
+
+        app = lookup(app_id, ENV_APP_ID)
+        key = lookup(export_key, ENV_EXPORT_KEY)
+        missing = []
+        if not app:
+            missing.append(("app id", "app_id=", ENV_APP_ID))
+        if not key and require_key:
+            missing.append(("export key", "export_key=", ENV_EXPORT_KEY))
+        if missing:
+            what = " and ".join(m[0] for m in missing)
+            ways = "; ".join(
+                f"pass {arg}..., or set the environment variable {var}, or put {var}=... in "
+                f"a .env file"
+                for _, arg, var in missing
+            )
+            raise ConfigError(f"missing Leanplum {what}: {ways}")
+        url = lookup(api_url, ENV_API_URL) or DEFAULT_API_URL
+        folder = lookup(os.fspath(cache_dir) if cache_dir is not None else None, ENV_CACHE_DIR)
+        root = Path(folder).expanduser() if folder else default_cache_dir()
+        return cls(app_id=str(app), export_key=key or "", api_url=url, cache_dir=root)
+
+
+def resolve_cache_dir(
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv: str | os.PathLike[str] | None = ".env",
+) -> Path:
+    """The cache root: argument > ``LEANPLUM_CACHE_DIR`` > ``.env`` > platform default."""
+    if cache_dir is not None and os.fspath(cache_dir) != "":
+        return Path(cache_dir).expanduser()
+    env = os.environ if environ is None else environ
+    value = env.get(ENV_CACHE_DIR) or read_dotenv(dotenv).get(ENV_CACHE_DIR)
+    return Path(value).expanduser() if value else default_cache_dir()
