@@ -1,0 +1,243 @@
+"""Streamed, resumable, parallel downloads of an export job's files.
+
+Each file is streamed to ``<name>.part`` in 64 KiB chunks (memory stays flat whatever the
+size), resumed with an HTTP ``Range`` request after a break, checked against
+``Content-Length`` (and ``Content-Range``), and renamed to its final name only when
+complete. The sum of the sizes is checked against the job's ``numBytes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from ._fileio import safe_name
+from .errors import DownloadError, FilesExpired, ValidationError
+
+__all__ = ["download_files", "file_names"]
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_TOTAL_RE = re.compile(r"bytes\s+\*/(\d+)")
+
+
+class _Broken(Exception):
+    """A transfer ended short; resume it."""
+
+
+def file_names(urls: Sequence[str]) -> list[str]:
+    """Safe, unique local names for the job's file URLs (last path segment, sanitised).
+
+    Raises
+    ------
+    ValidationError
+        A URL that is not http(s) or has no usable name.
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValidationError("files", f"not an http(s) file URL: {url[:200]!r}")
+        last = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+        name = safe_name(last or "file", what="file URL")
+        base, n = name, 1
+        while name in seen:
+            name = f"{base}-{n}"
+            n += 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _download_one(
+    url: str,
+    path: Path,
+    *,
+    session: requests.Session,
+    timeout: tuple[float, float],
+    attempts: int,
+    sleep: Callable[[float], None],
+    advance: Callable[[int], None],
+    cancelled: threading.Event,
+) -> int:
+    if path.is_file():
+        return path.stat().st_size  # renamed only when complete
+    part = path.with_name(path.name + ".part")
+    last_error = "no attempt"
+    for attempt in range(attempts):
+        if cancelled.is_set():
+            raise DownloadError(f"{path.name}: cancelled")
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            with session.get(url, headers=headers, stream=True, timeout=timeout) as r:
+                if r.status_code in (404, 410):
+                    raise FilesExpired(
+                        f"{path.name} is gone from the storage host (HTTP {r.status_code}): "
+                        "export files are deleted 24 h after the export"
+                    )
+                total: int | None = None
+                if r.status_code == 416 and have:
+                    m = _TOTAL_RE.match(r.headers.get("Content-Range", ""))
+                    if m and int(m.group(1)) == have:
+                        os.replace(part, path)
+                        return have
+                    part.unlink()
+                    raise _Broken("416 for a partial file; starting over")
+                if r.status_code == 206 and have:
+                    m = _RANGE_RE.match(r.headers.get("Content-Range", ""))
+                    if not m or int(m.group(1)) != have:
+                        part.unlink()
+                        raise _Broken("unexpected Content-Range; starting over")
+                    total = None if m.group(3) == "*" else int(m.group(3))
+                    mode = "ab"
+                elif r.status_code == 200:
+                    if have:
+                        advance(-have)  # the server ignored Range: start over
+                    have, mode = 0, "wb"
+                elif r.status_code >= 500 or r.status_code == 429:
+                    raise _Broken(f"HTTP {r.status_code}")
+                else:
+                    raise DownloadError(f"{path.name}: HTTP {r.status_code}")
+                length = r.headers.get("Content-Length")
+                expected = int(length) if length is not None else None
+                if total is None and expected is not None:
+                    total = have + expected
+                written = 0
+                with open(part, mode) as fh:
+                    for chunk in r.iter_content(CHUNK):
+                        if cancelled.is_set():
+                            raise DownloadError(f"{path.name}: cancelled")
+                        fh.write(chunk)
+                        written += len(chunk)
+                        advance(len(chunk))
+                if expected is not None and written != expected:
+                    raise _Broken(f"got {written} of {expected} bytes")
+                size = part.stat().st_size
+                if total is not None and size != total:
+                    raise _Broken(f"file is {size} bytes, expected {total}")
+                os.replace(part, path)
+                return size
+        except (requests.RequestException, _Broken) as exc:
+            last_error = (
+                f"{type(exc).__name__}: {exc}" if isinstance(exc, _Broken) else (type(exc).__name__)
+            )
+            delay = min(10.0, 0.2 * 2**attempt)
+            logger.info(
+                "download of %s broke (%s); resuming in %.1f s", path.name, last_error, delay
+            )
+            sleep(delay)
+    raise DownloadError(f"{path.name}: still incomplete after {attempts} attempts ({last_error})")
+
+
+def download_files(
+    urls: Sequence[str],
+    dest: Path,
+    *,
+    session: requests.Session,
+    expected_bytes: int | None = None,
+    max_workers: int = 4,
+    progress: bool = True,
+    timeout: tuple[float, float] = (5.0, 60.0),
+    attempts: int = 6,
+    sleep: Callable[[float], None] = time.sleep,
+    on_bytes: Callable[[int, int | None], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Download the files of a job into ``dest``, a few at a time.
+
+    Parameters
+    ----------
+    urls
+        The file URLs the job listed (nothing else is fetched).
+    dest
+        Target folder (created).
+    session
+        HTTP session (the files are public URLs; no key is sent).
+    expected_bytes
+        The job's ``numBytes``; the sum of the file sizes must match it.
+    max_workers
+        Parallel downloads.
+    progress
+        Show a ``tqdm.auto`` bytes bar.
+    on_bytes
+        Called with (bytes done, bytes expected) as data arrives.
+
+    Returns
+    -------
+    list of dict
+        ``{"url", "name", "size"}`` per file, in the order of ``urls``.
+
+    Raises
+    ------
+    FilesExpired
+        A file answered 404 (the 24 h retention passed).
+    DownloadError
+        A file stayed incomplete, or the total does not match ``expected_bytes``.
+    """
+    from tqdm.auto import tqdm
+
+    names = file_names(urls)
+    dest.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+    done = [0]
+    cancelled = threading.Event()
+    with tqdm(
+        total=expected_bytes,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="download",
+        disable=not progress,
+    ) as bar:
+
+        def advance(n: int) -> None:
+            with lock:
+                done[0] += n
+                bar.update(n)
+                if on_bytes is not None:
+                    on_bytes(done[0], expected_bytes)
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            futures = [
+                pool.submit(
+                    _download_one,
+                    url,
+                    dest / name,
+                    session=session,
+                    timeout=timeout,
+                    attempts=attempts,
+                    sleep=sleep,
+                    advance=advance,
+                    cancelled=cancelled,
+                )
+                for url, name in zip(urls, names, strict=True)
+            ]
+            finished, _ = wait_futures(futures, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in finished):
+                cancelled.set()  # stop the others early; their .part files stay for a resume
+            errors = [e for e in (f.exception() for f in futures) if e is not None]
+            if errors:
+                # an expired file explains everything else: report that first
+                raise next((e for e in errors if isinstance(e, FilesExpired)), errors[0])
+            sizes = [f.result() for f in futures]
+    total = sum(sizes)
+    if expected_bytes is not None and total != expected_bytes:
+        raise DownloadError(
+            f"downloaded {total} bytes in {len(urls)} file(s) but the job reported numBytes="
+            f"{expected_bytes}"
+        )
+    return [{"url": u, "name": n, "size": s} for u, n, s in zip(urls, names, sizes, strict=True)]
