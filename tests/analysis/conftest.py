@@ -9,11 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from leanplum_notebook import schema  # noqa: E402
+from leanplum_notebook import schema
 
 Builder = Callable[..., pd.DataFrame]
 
