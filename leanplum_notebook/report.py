@@ -1,0 +1,364 @@
+"""The shareable HTML report: execute the report notebook with parameters, render it to HTML.
+
+``render_report`` runs the report template (``leanplum_notebook/templates/report.ipynb``, a
+copy of ``notebooks/report.ipynb``) with papermill in a fresh kernel, converts the executed
+notebook with nbconvert (code hidden, charts embedded as ``data:`` URIs) and writes one
+self-contained HTML file.
+
+Credentials reach the kernel through environment variables (``LEANPLUM_APP_ID``,
+``LEANPLUM_EXPORT_KEY``, ``LEANPLUM_API_URL``, ``LEANPLUM_CACHE_DIR``), never as notebook
+parameters, so they are not written into the executed notebook. With no credentials at all,
+the kernel's ``connect()`` starts the bundled simulator. Before anything is written, the HTML
+is scanned for the export key and any S3 secret; if one is found the report is refused.
+
+The command line (``leanplum-notebook report``) is ``add_arguments``/``run`` below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from .dates import format_day, parse_day
+from .errors import LeanplumError, ValidationError
+
+if TYPE_CHECKING:
+    from .connect import Connection
+    from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Default number of days in a report, and how many days before today it ends.
+DEFAULT_DAYS = 28
+DEFAULT_LAG_DAYS = 2
+
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+# Environment variables that may hold secrets the report must never contain.
+_SECRET_ENV = ("LEANPLUM_EXPORT_KEY", "LEANPLUM_S3_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+# Secrets shorter than this are not scanned for: they would match by chance.
+_MIN_SECRET_LEN = 6
+
+
+class ReportError(LeanplumError):
+    """The report could not be rendered (a notebook cell failed, or a secret leaked)."""
+
+
+def template_path() -> Path:
+    """Return the path of the report template notebook shipped inside the package.
+
+    Returns
+    -------
+    Path
+        ``leanplum_notebook/templates/report.ipynb`` where the package is installed.
+    """
+    return Path(str(resources.files("leanplum_notebook") / "templates" / "report.ipynb"))
+
+
+def default_range(today: date | None = None) -> tuple[str, str]:
+    """Return the default report range: 28 Pacific days ending two days before today.
+
+    Parameters
+    ----------
+    today : date, optional
+        Today's Pacific date; default the current one.
+
+    Returns
+    -------
+    tuple of str
+        ``(start, end)`` as ``YYYYmmdd`` text.
+    """
+    if today is None:
+        today = datetime.now(_PACIFIC).date()
+    end = today - timedelta(days=DEFAULT_LAG_DAYS)
+    start = end - timedelta(days=DEFAULT_DAYS - 1)
+    return start.strftime("%Y%m%d"), end.strftime("%Y%m%d")
+
+
+def _day_text(value: str | date | None, name: str) -> str | None:
+    """Normalise a Pacific day to ``YYYYmmdd`` text, or raise ValidationError naming ``name``."""
+    if value is None:
+        return None
+    return format_day(parse_day(value, name))
+
+
+def _credentials_env(settings: Settings | None) -> dict[str, str]:
+    """Environment variables that hand ``settings`` to the report kernel."""
+    if settings is None:
+        return {}
+    env = {
+        "LEANPLUM_APP_ID": settings.app_id,
+        "LEANPLUM_EXPORT_KEY": settings.export_key,
+        "LEANPLUM_API_URL": settings.api_url,
+    }
+    cache_dir = getattr(settings, "cache_dir", None)
+    if cache_dir:
+        env["LEANPLUM_CACHE_DIR"] = str(cache_dir)
+    return env
+
+
+def find_secrets(text: str, secrets: Iterable[str]) -> list[str]:
+    """Return which of ``secrets`` occur in ``text`` (as-is, URL-quoted or HTML-escaped).
+
+    Parameters
+    ----------
+    text : str
+        The document to scan.
+    secrets : iterable of str
+        Values that must not appear. Empty and very short values are ignored.
+
+    Returns
+    -------
+    list of str
+        The secrets found (callers report *that* one was found, never its value).
+    """
+    import html
+    from urllib.parse import quote, quote_plus
+
+    found = []
+    for secret in secrets:
+        if not secret or len(secret) < _MIN_SECRET_LEN:
+            continue
+        forms = {secret, html.escape(secret), quote(secret, safe=""), quote_plus(secret)}
+        if any(form in text for form in forms):
+            found.append(secret)
+    return found
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET_LEN:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _kernel_manager(kernel_name: str, extra_env: Mapping[str, str]) -> Any:
+    """A kernel manager whose kernel gets ``extra_env`` on top of this process's environment."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _EnvKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            # Popen's env for the kernel: the credentials never enter the notebook itself.
+            env = dict(kw.pop("env", None) or os.environ)
+            env.update(extra_env)
+            await super().start_kernel(env=env, **kw)
+
+    return _EnvKernelManager(kernel_name=kernel_name)
+
+
+def _to_html(notebook_path: Path, title: str) -> str:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    # Widget state is only meaningful live; an HTML report would pull a widget renderer from a CDN.
+    nb.metadata.pop("widgets", None)
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return _drop_remote_scripts(body)
+
+
+_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
+
+
+def _drop_remote_scripts(body: str) -> str:
+    """Remove ``<script src="https://...">`` tags (require.js, MathJax): the report needs none.
+
+    Without them the file is self-contained: it renders the same offline and sends no request.
+    """
+    return _REMOTE_SCRIPT.sub("", body)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_report(
+    start: str | date | None = None,
+    end: str | date | None = None,
+    *,
+    out: str | os.PathLike[str] = "report.html",
+    format: str = "json",
+    title: str | None = None,
+    connection: Connection | None = None,
+    settings: Settings | None = None,
+    secrets: Iterable[str] = (),
+    timeout: float = 600,
+    template: str | os.PathLike[str] | None = None,
+    kernel_name: str = "python3",
+    executed_notebook: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Execute the report notebook for ``start``..``end`` and write it as self-contained HTML.
+
+    Parameters
+    ----------
+    start, end : str or date, optional
+        First and last Pacific day (``YYYYmmdd`` or ``date``). Default: the 28 days ending two
+        days before today (Pacific).
+    out : path, default "report.html"
+        Where to write the HTML. Written atomically; nothing is written when rendering fails.
+    format : {"json", "csv"}
+        Export format the notebook fetches.
+    title : str, optional
+        Report title (first heading and the HTML ``<title>``).
+    connection : Connection, optional
+        Where the data comes from (``connect()``); its settings are handed to the kernel
+        through environment variables. Default: the kernel resolves credentials from this
+        process's environment, or runs the bundled simulator when there are none.
+    settings : Settings, optional
+        Alternative to ``connection``.
+    secrets : iterable of str
+        More values that must not appear in the report (the export key, the S3 secret and
+        ``LEANPLUM_EXPORT_KEY``/``LEANPLUM_S3_ACCESS_KEY``/``AWS_SECRET_ACCESS_KEY`` from the
+        environment are always checked).
+    timeout : float, default 600
+        Seconds each notebook cell may run.
+    template : path, optional
+        Another parameterized notebook to execute (needs a cell tagged ``parameters``).
+    kernel_name : str, default "python3"
+        Jupyter kernel to run the notebook in.
+    executed_notebook : path, optional
+        Also keep the executed notebook there (it holds no credential either).
+
+    Returns
+    -------
+    Path
+        The HTML file written.
+
+    Raises
+    ------
+    ValidationError
+        A bad day or format, before any kernel starts.
+    ReportError
+        A cell failed (the message names the cell and the error, secrets masked), or a secret
+        was found in the output.
+    """
+    start_text = _day_text(start, "start")
+    end_text = _day_text(end, "end")
+    if start_text is None and end_text is not None:
+        raise ValidationError("start", "is required when end is given")
+    if start_text is None:
+        start_text, end_text = default_range()
+    if end_text is None:
+        end_text = start_text
+    if end_text < start_text:
+        raise ValidationError("end", f"{end_text} is before start {start_text}")
+    if format not in ("json", "csv"):
+        raise ValidationError("format", f"expected 'json' or 'csv', got {format!r}")
+    if connection is not None:
+        if settings is not None:
+            raise ValidationError("settings", "give either connection or settings, not both")
+        settings = connection.settings
+    if title is None:
+        title = f"Leanplum report {start_text}-{end_text}"
+    out_path = Path(out).expanduser()
+    if out_path.is_dir():
+        raise ValidationError("out", f"expected a file path, got a folder: {out_path}")
+
+    extra_env = _credentials_env(settings)
+    all_secrets = [s for s in secrets if s]
+    all_secrets += [os.environ.get(name, "") for name in _SECRET_ENV]
+    all_secrets += [extra_env.get("LEANPLUM_EXPORT_KEY", "")]
+    all_secrets = [s for s in dict.fromkeys(all_secrets) if s]
+
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = Path(template) if template is not None else template_path()
+    parameters = {"start": start_text, "end": end_text, "format": format, "title": title}
+    logger.info("rendering report %s..%s from %s", start_text, end_text, source.name)
+    with tempfile.TemporaryDirectory(prefix="leanplum-report-") as tmp:
+        executed = Path(tmp) / "report.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                progress_bar=False,
+                cwd=tmp,
+                km=_kernel_manager(kernel_name, extra_env),
+                execution_timeout=timeout,
+            )
+        except PapermillExecutionError as exc:
+            message = _redact(f"{exc.ename}: {exc.evalue}", all_secrets)
+            raise ReportError(
+                f"the report notebook failed in cell {exc.exec_count}: {message}"
+            ) from None
+        except Exception as exc:  # kernel died, cell timeout...: say so without a traceback wall
+            message = _redact(f"{type(exc).__name__}: {exc}", all_secrets)
+            raise ReportError(f"the report notebook could not run: {message}") from None
+
+        notebook_text = executed.read_text(encoding="utf-8")
+        html_text = _to_html(executed, title)
+        leaked = find_secrets(notebook_text, all_secrets) + find_secrets(html_text, all_secrets)
+        if leaked:
+            raise ReportError(
+                "the rendered report contains a secret (export key or S3 secret key); "
+                "refusing to write it"
+            )
+        if executed_notebook is not None:
+            _write_atomic(Path(executed_notebook), notebook_text)
+    _write_atomic(out_path, html_text)
+    logger.info("report written to %s (%d bytes)", out_path, len(html_text))
+    return out_path
+
+
+# --- command line: leanplum-notebook report ----------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``report`` subcommand's options to ``parser``."""
+    parser.add_argument("--start", help="first Pacific day, YYYYmmdd (default: 28 days back)")
+    parser.add_argument("--end", help="last Pacific day, YYYYmmdd (default: 2 days ago)")
+    parser.add_argument("--out", default="report.html", help="HTML file to write")
+    parser.add_argument("--format", choices=("json", "csv"), default="json")
+    parser.add_argument("--title", help="report title")
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds each notebook cell may run"
+    )
+    parser.epilog = (
+        "Credentials come from LEANPLUM_APP_ID / LEANPLUM_EXPORT_KEY (or a .env file); with "
+        "none, the report runs on the bundled simulator."
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``leanplum-notebook report``; print where the report is. Returns the exit code."""
+    try:
+        path = render_report(
+            args.start,
+            args.end,
+            out=args.out,
+            format=args.format,
+            title=args.title,
+            timeout=args.timeout,
+        )
+    except LeanplumError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    print(f"report written to {path.resolve()}")  # noqa: T201
+    return 0
