@@ -538,6 +538,13 @@ class ExportForm:
     # --- running ------------------------------------------------------------------------
 
     @property
+    def code(self) -> str | None:
+        """The Python call equivalent to the last submitted export (no secret in it)."""
+        if self.values is None:
+            return None
+        return equivalent_call(self.values, simulated=self._simulated)
+
+    @property
     def running(self) -> bool:
         """True while an export runs in the background."""
         return self._thread is not None and self._thread.is_alive()
@@ -597,7 +604,7 @@ class ExportForm:
             self.progress.value = self.progress.max
             self.progress.bar_style = "success"
             self.status.value = html.escape(self._done_text(export))
-            code = equivalent_call(values, simulated=self._simulated)
+            code = self.code or ""
             self.call_box.value = (
                 f"<small>The same in Python:</small><pre style='margin:0'>{html.escape(code)}</pre>"
             )
