@@ -169,6 +169,11 @@ class DataConfig:
         Chance that an active recipient opens a message in the session that follows it.
     release_every_days : int
         Days between app releases (``appVersion`` rolls forward on this calendar).
+    developer_rate : float
+        Share of users flagged ``isDeveloper``.
+    info_rate : float
+        Share of events (and 1.5 x that of states) with an ``info`` text (unicode, commas,
+        quotes, newlines).
     """
 
     seed: int = 0
@@ -188,6 +193,8 @@ class DataConfig:
     purchase_lift: float = 1.3
     message_open_rate: float = 0.4
     release_every_days: int = 14
+    developer_rate: float = 0.005
+    info_rate: float = 0.02
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool]] = [
@@ -206,6 +213,8 @@ class DataConfig:
             ("purchase_lift must be > 0", self.purchase_lift > 0),
             ("message_open_rate must be in [0, 1]", 0 <= self.message_open_rate <= 1),
             ("release_every_days must be >= 1", self.release_every_days >= 1),
+            ("developer_rate must be in [0, 1]", 0 <= self.developer_rate <= 1),
+            ("info_rate must be in [0, 0.5]", 0 <= self.info_rate <= 0.5),
         ]
         for message, ok in checks:
             if not ok:
@@ -631,7 +640,7 @@ class Generator:
             level_rate=rng.uniform(0.2, 1.5),
             level_as_text=level_as_text,
             attributes=attributes,
-            is_developer=rng.random() < 0.005,
+            is_developer=rng.random() < self.config.developer_rate,
             source=source,
         )
 
@@ -900,7 +909,7 @@ class Generator:
                 ev: dict[str, Any] = {"eventId": _i64(rng), "name": ename, "time": t}
                 if value or rng.random() < 0.85:
                     ev["value"] = value
-                if rng.random() < 0.02:
+                if rng.random() < cfg.info_rate:
                     ev["info"] = rng.choice(_INFO_TEXTS)
                 if first_names is not None and ename not in first_names:
                     first_names.add(ename)
@@ -917,7 +926,7 @@ class Generator:
                 "time": s_time,
                 "duration": s_dur,
             }
-            if rng.random() < 0.03:
+            if rng.random() < 1.5 * cfg.info_rate:
                 state["info"] = rng.choice(_INFO_TEXTS)
             if first_names is not None and name not in first_names:
                 first_names.add(name)
