@@ -29,7 +29,7 @@ def test_parse_day_accepts_text_and_dates_and_names_the_argument() -> None:
     assert dates.parse_day("20260601", "start") == date(2026, 6, 1)
     assert dates.parse_day(date(2026, 6, 1), "start") == date(2026, 6, 1)
     for bad in ("2026-06-01", "20261301", "2026061", 20260601, None):
-        with pytest.raises(errors.ValidationError, match="^end:") as info:
+        with pytest.raises(errors.ValidationError, match=r"^end:") as info:
             dates.parse_day(bad, "end")
         assert info.value.argument == "end"
     with pytest.raises(errors.ValidationError, match="datetime"):
