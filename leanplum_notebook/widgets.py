@@ -159,13 +159,13 @@ def equivalent_call(values: FormValues, *, simulated: bool = False) -> str:
     if values.callback_url:
         args.append(f"callback_url={values.callback_url!r}")
     joined = ", ".join(args)
+    head = "import os\n" if values.s3_bucket else ""
     if simulated:
         return (
-            "from leanplum_notebook.connect import connect\n"
+            f"{head}from leanplum_notebook.connect import connect\n"
             f"export = connect().fetch({joined})\n"
             "tables = export.load()"
         )
-    head = "import os\n" if values.s3_bucket else ""
     return (
         f"{head}import leanplum_notebook as lpn\n"
         f"export = lpn.fetch({joined})  # key from LEANPLUM_EXPORT_KEY\n"
@@ -243,6 +243,7 @@ class ExportForm:
         self._export_key: str | None = None  # typed key: private, never in a widget trait
         self._s3_secret: str | None = None
         self._thread: threading.Thread | None = None
+        self._busy = False  # set on submit, cleared when the run ends (before the last redraw)
         self._lock = threading.Lock()
         self.export: Export | None = None
         self.tables: Any = None
@@ -547,7 +548,7 @@ class ExportForm:
     @property
     def running(self) -> bool:
         """True while an export runs in the background."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._busy
 
     def submit(self) -> None:
         """Start the export (what the button does)."""
@@ -571,6 +572,7 @@ class ExportForm:
                 self._show_error(exc)
                 return
             self.values = values
+            self._busy = True
             self.submit_button.disabled = True
             self.progress.value = 0
             self.progress.bar_style = ""
@@ -613,6 +615,7 @@ class ExportForm:
             self.status.value = "Failed"
             self._show_error(exc)
         finally:
+            self._busy = False
             self.refresh_preview()
 
     def _done_text(self, export: Export) -> str:
@@ -674,19 +677,11 @@ class ExportForm:
 
 
 def _progress_parts(event: Any) -> tuple[str, float | None, float | None]:
-    """(text, done, total) from whatever fetch reports (an object, a mapping, or a status)."""
-    if isinstance(event, dict):
-        get = event.get
-    else:
-
-        def get(name: str, default: Any = None) -> Any:
-            return getattr(event, name, default)
-
-    stage = get("stage") or get("phase") or get("state") or ""
-    done = get("done", get("completed", get("bytes_done")))
-    total = get("total", get("bytes_total"))
-    message = get("message") or ""
-    text = " ".join(str(p) for p in (stage, message) if p)
+    """(text, done, total) from a ``ProgressEvent`` (stage, message, done/total bytes)."""
+    stage = getattr(event, "stage", "") or ""
+    message = getattr(event, "message", "") or stage
+    done = getattr(event, "done", None)
+    total = getattr(event, "total", None)
     if total:
-        text = f"{text} {done or 0:,.0f} of {total:,.0f}".strip()
-    return text, done, total
+        message = f"{message} ({(done or 0) / 1e6:,.1f} of {total / 1e6:,.1f} MB)"
+    return message, done, total
