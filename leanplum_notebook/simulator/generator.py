@@ -8,10 +8,12 @@ of ``(config, app_number, history end day)``:
   users (more on weekends, a little seeded noise). A user's attributes (platform, device,
   city, locale, plan, experiment bucket...) are a pure function of ``(seed, app, index)``.
 - **Days.** The sessions whose start falls on one Pacific day are drawn from an RNG seeded by
-  ``(seed, app, day)`` alone, so asking for day B before day A changes nothing. A user is
-  active on a day with a probability that decays with the user's age in days (day 1 about
-  40 %, day 7 about 16 %, day 30 about 9 %, a stable tail near 5 %), times an engagement
-  factor and a weekday/weekend factor. New users start their first session at ``firstRun``.
+  ``(seed, app, day)`` alone, so asking for day B before day A changes nothing. A user who
+  joined during history is active on a day with a probability that decays with the user's
+  age in days (day 1 about 40 %, day 7 about 17 %, day 30 about 10 %, a stable tail near
+  4 %); the initial users are an established core, active with a flat
+  ``established_activity`` probability; both times an engagement factor and a
+  weekday/weekend factor. New users start their first session at ``firstRun``.
 - **Sessions.** Start times follow an hour-of-day curve in the user's local time; durations
   are log-normal (a few last more than 8 h); screens (states) hold events; a store funnel
   ``Open Store -> View Item -> Add To Cart -> Purchase`` that many start and few finish;
@@ -174,6 +176,9 @@ class DataConfig:
     info_rate : float
         Share of events (and 1.5 x that of states) with an ``info`` text (unicode, commas,
         quotes, newlines).
+    established_activity : float
+        Daily activity probability of the initial users (the retained core of an app that
+        existed before history starts), before engagement and weekday factors.
     """
 
     seed: int = 0
@@ -195,6 +200,7 @@ class DataConfig:
     release_every_days: int = 14
     developer_rate: float = 0.005
     info_rate: float = 0.02
+    established_activity: float = 0.25
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool]] = [
@@ -215,6 +221,7 @@ class DataConfig:
             ("release_every_days must be >= 1", self.release_every_days >= 1),
             ("developer_rate must be in [0, 1]", 0 <= self.developer_rate <= 1),
             ("info_rate must be in [0, 0.5]", 0 <= self.info_rate <= 0.5),
+            ("established_activity must be in [0, 1]", 0 <= self.established_activity <= 1),
         ]
         for message, ok in checks:
             if not ok:
@@ -331,9 +338,9 @@ _SCREEN_EVENTS: dict[str, tuple[str, ...]] = {
 _SEARCHES = ("swords", "gold, cheap", "épée", 'best "deal"', "pack")
 
 # Retention curve: P(active | age a >= 1) = floor + (day1 - floor) * a**-decay.
-_RET_FLOOR = 0.045
+_RET_FLOOR = 0.04
 _RET_DAY1 = 0.40
-_RET_DECAY = 0.6
+_RET_DECAY = 0.55
 _WEEKEND_ACTIVITY = 1.18
 _WEEKDAY_ACTIVITY = 0.93
 _WEEKEND_NEW = 1.2
@@ -659,6 +666,8 @@ class Generator:
         # (start, user) of every session of the day.
         plan: list[tuple[float, _User, int]] = []
         existing = self._offsets[k + 1]
+        n_initial = cfg.initial_users
+        established = cfg.established_activity
         for index in range(existing):
             user = self._user(index)
             age = ordinal - user.created
@@ -673,7 +682,8 @@ class Generator:
                     _draw_start(rng, d0, d1, tz, not_before=user.first_run) for _ in range(n - 1)
                 ]
             else:
-                if rng.random() >= min(0.97, _retention(age) * user.engagement * act):
+                base = established if index < n_initial else _retention(age)
+                if rng.random() >= min(0.97, base * user.engagement * act):
                     continue
                 n = 1
                 while rng.random() < p_more:

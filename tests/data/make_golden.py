@@ -41,8 +41,8 @@ APP_NUMBER = 4727756026281984
 HISTORY_END = datetime(2026, 3, 10, 5, 0, tzinfo=timezone.utc).timestamp()
 CONFIG = DataConfig(
     seed=0,
-    initial_users=40,
-    new_users_per_day=5.0,
+    initial_users=15,
+    new_users_per_day=4.0,
     history_days=3,
     events_per_session=5.0,
     offline_fraction=0.08,
