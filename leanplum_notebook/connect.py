@@ -40,6 +40,10 @@ __all__ = ["Connection", "connect", "recent_days"]
 
 logger = logging.getLogger(__name__)
 
+#: Set to "1" (by ``render_report``) when the credentials in the environment are those of a
+#: bundled simulator, so that the report says its data is synthetic.
+ENV_SIMULATED = "LEANPLUM_NOTEBOOK_SIMULATED"
+
 #: Default length of the simulator's history (days back from now).
 SIMULATOR_HISTORY_DAYS = 90
 
@@ -185,6 +189,7 @@ def connect(
     cache_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     days: int | None = None,
+    simulate: bool | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv: str | None = ".env",
 ) -> Connection:
@@ -202,6 +207,9 @@ def connect(
         Simulator only: the seed of its synthetic data (same seed, same data).
     days : int, optional
         Simulator only: days of history it holds, ending now (default 90).
+    simulate : bool, optional
+        True: always the bundled simulator, whatever the environment says; False: never
+        (missing credentials raise ConfigError); None (default): decide as described above.
     environ : mapping, optional
         Environment to read instead of ``os.environ``.
     dotenv : str or None, default ".env"
@@ -218,15 +226,20 @@ def connect(
         When credentials are given only in part (e.g. an app id without an export key).
     """
     env = os.environ if environ is None else environ
-    try:
-        settings = Settings.resolve(
-            app_id, export_key, api_url, cache_dir, environ=env, dotenv=dotenv
-        )
-    except ConfigError:
-        if app_id or export_key or api_url or _credentials_given(env, dotenv):
-            raise  # some credentials given: the user means the real API, so say what is missing
-    else:
-        return Connection(settings, simulated=False)
+    if not simulate:
+        try:
+            settings = Settings.resolve(
+                app_id, export_key, api_url, cache_dir, environ=env, dotenv=dotenv
+            )
+        except ConfigError:
+            if simulate is False or app_id or export_key or api_url:
+                raise
+            if _credentials_given(env, dotenv):
+                raise  # some credentials given: the user means the real API; say what is missing
+        else:
+            # render_report sets this when it hands a simulator's settings to a report kernel.
+            simulated = env.get(ENV_SIMULATED) == "1"
+            return Connection(settings, simulated=simulated)
 
     history = SIMULATOR_HISTORY_DAYS if days is None else int(days)
     if history < 1:

@@ -91,11 +91,12 @@ def _day_text(value: str | date | None, name: str) -> str | None:
     return format_day(parse_day(value, name))
 
 
-def _credentials_env(settings: Settings | None) -> dict[str, str]:
+def _credentials_env(settings: Settings | None, *, simulated: bool = False) -> dict[str, str]:
     """Environment variables that hand ``settings`` to the report kernel."""
     if settings is None:
         return {}
     env = {
+        "LEANPLUM_NOTEBOOK_SIMULATED": "1" if simulated else "0",
         "LEANPLUM_APP_ID": settings.app_id,
         "LEANPLUM_EXPORT_KEY": settings.export_key,
         "LEANPLUM_API_URL": settings.api_url,
@@ -278,7 +279,8 @@ def render_report(
     if out_path.is_dir():
         raise ValidationError("out", f"expected a file path, got a folder: {out_path}")
 
-    extra_env = _credentials_env(settings)
+    simulated = connection is not None and connection.simulated
+    extra_env = _credentials_env(settings, simulated=simulated)
     all_secrets = [s for s in secrets if s]
     all_secrets += [os.environ.get(name, "") for name in _SECRET_ENV]
     all_secrets += [extra_env.get("LEANPLUM_EXPORT_KEY", "")]
