@@ -63,7 +63,7 @@ def headline_numbers(tables: Any) -> dict[str, Any]:
     curve = metrics.retention_curve(metrics.retention(sessions, period="day", max_periods=7))
     by_period = dict(zip(curve["period"], curve["retention"], strict=False))
     results = metrics.experiment_results(tables.experiments, sessions, events)
-    lifts = results["lift"].dropna() if len(results) else results.get("lift", [])
+    lifts = results["lift"].dropna().tolist() if len(results) else []
     return {
         "sessions": len(real),
         "users": int(real["userId"].nunique()),
