@@ -1033,40 +1033,42 @@ def experiment_results(
     out["revenue_per_user"] = out["rev_mean"]
     out["rpu_low"] = out["rev_mean"] - z * se_rpu
     out["rpu_high"] = out["rev_mean"] + z * se_rpu
-    lifts: list[tuple[bool, float, float, float, float, float, float]] = []
-    for exp_id, grp in out.groupby("experimentId", sort=False):
+    # ids go past 2**53: keep them in int64 arrays (a row-wise iterrows would turn them to float)
+    exp_ids = out["experimentId"].to_numpy(dtype="int64")
+    var_ids = out["variantId"].to_numpy(dtype="int64")
+    conv_p = out["conversion"].to_numpy(dtype="float64")
+    mean = out["rev_mean"].to_numpy(dtype="float64")
+    var = out["rev_var"].to_numpy(dtype="float64")
+    result = {c: np.full(len(out), np.nan) for c in ("lift", "lift_low", "lift_high")}
+    result.update(
+        {c: np.full(len(out), np.nan) for c in ("rpu_lift", "rpu_lift_low", "rpu_lift_high")}
+    )
+    is_control = np.zeros(len(out), dtype=bool)
+    for exp_id in pd.unique(exp_ids):
+        rows = np.flatnonzero(exp_ids == exp_id)
         if isinstance(control, dict):
-            ctl = control.get(int(exp_id), int(grp["variantId"].min()))  # type: ignore[arg-type]
+            ctl = int(control.get(int(exp_id), var_ids[rows].min()))
         elif control is not None:
             ctl = int(control)
         else:
-            ctl = int(grp["variantId"].min())
-        if ctl not in set(grp["variantId"].astype(int)):
+            ctl = int(var_ids[rows].min())
+        matches = rows[var_ids[rows] == ctl]
+        if len(matches) == 0:
             raise ValueError(f"control variant {ctl} is not in experiment {exp_id}")
-        c = grp[grp["variantId"] == ctl].iloc[0]
-        for _, row in grp.iterrows():
-            if int(row["variantId"]) == ctl:
-                lifts.append((True, 0.0, np.nan, np.nan, 0.0, np.nan, np.nan))
+        c = int(matches[0])
+        for i in rows:
+            if i == c:
+                is_control[i] = True
+                result["lift"][i] = result["rpu_lift"][i] = 0.0
                 continue
-            p1, n1, p0, n0 = row["conversion"], row["users"], c["conversion"], c["users"]
-            conv = _ratio_interval(p1, p1 * (1 - p1) / n1, p0, p0 * (1 - p0) / n0, z)
-            rpu = _ratio_interval(
-                row["rev_mean"], row["rev_var"] / n1, c["rev_mean"], c["rev_var"] / n0, z
-            )
-            lifts.append((False, *conv, *rpu))
-    # groupby(sort=False) visits rows in their order in `out`, which is sorted by experiment
-    cols = [
-        "is_control",
-        "lift",
-        "lift_low",
-        "lift_high",
-        "rpu_lift",
-        "rpu_lift_low",
-        "rpu_lift_high",
-    ]
-    lift_df = pd.DataFrame(lifts, columns=cols)
-    for col in cols:
-        out[col] = lift_df[col].to_numpy()
+            p1, p0 = conv_p[i], conv_p[c]
+            conv = _ratio_interval(p1, p1 * (1 - p1) / n[i], p0, p0 * (1 - p0) / n[c], z)
+            rpu = _ratio_interval(mean[i], var[i] / n[i], mean[c], var[c] / n[c], z)
+            for key, value in zip(result, (*conv, *rpu), strict=True):
+                result[key][i] = value
+    out["is_control"] = is_control
+    for key, values in result.items():
+        out[key] = values
     return out[list(_EXPERIMENT_COLUMNS)].astype(_EXPERIMENT_COLUMNS).reset_index(drop=True)
 
 

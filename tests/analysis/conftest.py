@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import matplotlib
@@ -10,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -44,3 +47,84 @@ def build() -> Builder:
 def _close_figures() -> Iterator[None]:
     yield
     plt.close("all")
+
+
+# ---------------------------------------------------------------- simulator data
+
+
+def _seconds(value: Any) -> float:
+    return float(value)  # numbers, Java-style floats and numeric strings alike (spec 7.6)
+
+
+def tables_from_lines(lines: list[dict[str, Any]]) -> SimpleNamespace:
+    """Minimal JSON-lines -> sessions/events/experiments converter, for these tests only.
+
+    Used when the loader (``leanplum_notebook.load``) is not available; it maps the JSON
+    names onto the schema's columns (spec 5.2) and applies the schema dtypes.
+    """
+    s_rows: dict[str, list[Any]] = {c: [] for c in schema.SESSIONS}
+    e_rows: dict[str, list[Any]] = {c: [] for c in schema.EVENTS}
+    x_rows: dict[str, list[Any]] = {c: [] for c in schema.EXPERIMENTS}
+    renamed = {v: k for k, v in schema.JSON_TO_COLUMN.items()}
+    for line in lines:
+        sid = int(line["sessionId"])
+        for column in schema.SESSIONS:
+            value = line.get(renamed.get(column, column))
+            if column == "sessionId":
+                value = sid
+            elif column in ("start", "userStart") and value is not None:
+                value = _seconds(value)
+            elif column in ("lat", "lon") and value is not None:
+                value = float(value)
+            elif column in ("isSession", "isDeveloper"):
+                value = bool(value) if value is not None else column == "isSession"
+            s_rows[column].append(value)
+        for exp in line.get("experiments") or []:
+            x_rows["experimentId"].append(int(exp["id"]))
+            x_rows["sessionId"].append(sid)
+            x_rows["variantId"].append(int(exp["variantId"]))
+        for state in line.get("states") or []:
+            for event in state.get("events") or []:
+                e_rows["eventId"].append(int(event["eventId"]))
+                e_rows["stateId"].append(int(state["stateId"]))
+                e_rows["sessionId"].append(sid)
+                e_rows["eventName"].append(event.get("name"))
+                e_rows["start"].append(_seconds(event["time"]))
+                e_rows["value"].append(float(event.get("value", 0.0)))
+                e_rows["info"].append(event.get("info"))
+                e_rows["timeUntilFirstForUser"].append(event.get("timeUntilFirstForUser"))
+
+    def typed(table: str, rows: dict[str, list[Any]]) -> pd.DataFrame:
+        out = {}
+        for column, dtype in schema.pandas_dtypes(table).items():
+            values = rows[column]
+            if dtype.startswith("datetime64"):
+                secs = pd.array(values, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
+                out[column] = pd.Series(pd.to_datetime(secs, unit="s", utc=True), dtype=dtype)
+            elif dtype == "category":
+                out[column] = pd.Series(values, dtype="object").astype("category")
+            else:
+                out[column] = pd.Series(values, dtype="object").astype(dtype)
+        return pd.DataFrame(out)
+
+    return SimpleNamespace(
+        sessions=typed("sessions", s_rows),
+        events=typed("events", e_rows),
+        experiments=typed("experiments", x_rows),
+    )
+
+
+SIM_END = datetime(2026, 3, 1, 12, tzinfo=timezone.utc).timestamp()
+SIM_APP = 4727756026281984
+
+
+@pytest.fixture(scope="session")
+def simulated() -> SimpleNamespace:
+    """60 days of simulator data as tables, with the generator that made them (``.gen``)."""
+    from leanplum_notebook.simulator.generator import DataConfig, Generator
+
+    gen = Generator(DataConfig(seed=5, history_days=60), SIM_APP, SIM_END)
+    lines = [record.line for day in gen.days for record in gen.sessions_for_day(day)]
+    tables = tables_from_lines(lines)
+    tables.gen = gen
+    return tables

@@ -494,8 +494,10 @@ def _experiment_tables(
 
 
 def test_experiment_results_hand_computed(build: Any) -> None:
+    # ids one apart above 2**53 (a float would merge them) and an experiment id at the limit
+    v1, v2 = 2**62 + 1, 2**62 + 2
     exps, sessions, events = _experiment_tables(
-        build, {1: [[10.0], [], [], []], 2: [[10.0], [15.0, 5.0], [], []]}
+        build, {v1: [[10.0], [], [], []], v2: [[10.0], [15.0, 5.0], [], []]}, experiment=2**63 - 1
     )
     # a purchase before the user entered the experiment does not count
     sessions = pd.concat(
@@ -504,6 +506,12 @@ def test_experiment_results_hand_computed(build: Any) -> None:
     early = build("events", [ev(999, 99, "Purchase", at(-1), 50.0)])
     events = pd.concat([events, early], ignore_index=True)
     r = metrics.experiment_results(exps, sessions, events).set_index("variantId")
+    assert r.index.tolist() == [v1, v2]
+    assert (
+        metrics.experiment_results(exps, sessions, events)["experimentId"].tolist()
+        == [2**63 - 1] * 2
+    )
+    r = r.rename(index={v1: 1, v2: 2})
     z = 1.959963984540054
     assert r["users"].tolist() == [4, 4]
     assert r["converters"].tolist() == [1, 2]
@@ -525,8 +533,11 @@ def test_experiment_results_hand_computed(build: Any) -> None:
     assert bool(r.loc[1, "is_control"]) and r.loc[1, "lift"] == 0.0
     assert math.isnan(r.loc[1, "lift_low"])
     # another control
-    other = metrics.experiment_results(exps, sessions, events, control=2).set_index("variantId")
-    assert other.loc[1, "lift"] == pytest.approx(-0.5)
+    other = metrics.experiment_results(exps, sessions, events, control=v2).set_index("variantId")
+    assert other.loc[v1, "lift"] == pytest.approx(-0.5)
+    assert other["is_control"].tolist() == [False, True]
+    with pytest.raises(ValueError, match="control variant 3 is not in experiment"):
+        metrics.experiment_results(exps, sessions, events, control=3)
 
 
 def test_experiment_intervals_separate_real_from_null_effects(build: Any) -> None:

@@ -1,0 +1,333 @@
+"""Each chart on the Agg backend: what was drawn (bar heights, line data, labels, titles)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.container import ErrorbarContainer
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from leanplum_notebook import metrics, plots
+
+
+def days(n: int) -> pd.Series:
+    return pd.Series(pd.date_range("2026-01-05", periods=n, freq="D"))
+
+
+def bar_heights(ax: Axes) -> list[float]:
+    return [float(p.get_height()) for p in ax.patches]
+
+
+def bar_widths(ax: Axes) -> list[float]:
+    return [float(p.get_width()) for p in ax.patches]
+
+
+def texts(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def ytick_labels(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.get_yticklabels()]
+
+
+@pytest.fixture
+def engagement() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "day": days(3),
+            "dau": [5, 7, 6],
+            "wau": [5, 9, 10],
+            "mau": [5, 9, 12],
+            "stickiness": [1.0, 7 / 9, 0.5],
+        }
+    )
+
+
+def test_active_users_lines(engagement: pd.DataFrame) -> None:
+    ax = plots.plot_active_users(engagement)
+    assert ax.get_title(loc="left") == "Active users"
+    assert ax.get_ylabel() == "users"
+    assert ax.get_xlabel() == "day (Pacific)"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"DAU", "WAU (7 days)", "MAU (30 days)"}
+    assert lines["DAU"].get_ydata().tolist() == [5, 7, 6]
+    assert lines["MAU (30 days)"].get_ydata().tolist() == [5, 9, 12]
+    x = mdates.num2date(lines["DAU"].get_xdata(orig=False))
+    assert [d.date().isoformat() for d in x] == ["2026-01-05", "2026-01-06", "2026-01-07"]
+    assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "MAU (30 days)",
+        "WAU (7 days)",
+        "DAU",
+    ]
+
+
+def test_active_users_from_active_users_frame() -> None:
+    data = pd.DataFrame({"period": days(2), "active_users": [3, 4]})
+    ax = plots.plot_active_users(data)
+    assert [line.get_ydata().tolist() for line in ax.get_lines()] == [[3, 4]]
+
+
+def test_stickiness_percent_axis(engagement: pd.DataFrame) -> None:
+    ax = plots.plot_stickiness(engagement)
+    main = ax.get_lines()[0]
+    np.testing.assert_allclose(main.get_ydata(), [1.0, 7 / 9, 0.5])
+    mean_line = ax.get_lines()[1]
+    assert mean_line.get_ydata()[0] == pytest.approx((1 + 7 / 9 + 0.5) / 3)
+    assert isinstance(ax.yaxis.get_major_formatter(), PercentFormatter)
+    assert ax.get_ylabel() == "DAU / MAU (%)"
+    long = pd.DataFrame({"day": days(40), "stickiness": np.linspace(0, 1, 40)})
+    shown = plots.plot_stickiness(long).get_lines()[0].get_ydata()
+    assert len(shown) == 11  # the 29 days with a partial 30-day window are left out
+
+
+def test_new_users_bars() -> None:
+    ax = plots.plot_new_users(pd.DataFrame({"day": days(4), "new_users": [3, 0, 8, 2]}))
+    assert bar_heights(ax) == [3, 0, 8, 2]
+    assert ax.get_title(loc="left") == "New users"
+    assert ax.get_ylabel() == "new users"
+
+
+def test_session_length_histogram() -> None:
+    lengths = pd.Series([0.0, 30.0, 60.0, 120.0, 600.0, 3600.0], name="duration")
+    ax = plots.plot_session_lengths(lengths)
+    assert sum(bar_heights(ax)) == 6  # every session lands in a bin, the 0 s one included
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "session length (minutes, log scale)"
+    assert ax.get_ylabel() == "sessions"
+    assert texts(ax) == [" median 1.5 min"]
+    linear = plots.plot_session_lengths(lengths, log=False, bins=6)
+    assert len(linear.patches) == 6 and linear.get_xscale() == "linear"
+
+
+@pytest.fixture
+def retention_table() -> pd.DataFrame:
+    table = pd.DataFrame(
+        [[2, 1.0, 0.5, 0.25], [4, 1.0, 0.75, np.nan]],
+        index=pd.DatetimeIndex(["2026-01-05", "2026-01-06"], name="cohort"),
+        columns=["cohort_size", 0, 1, 2],
+    )
+    table["cohort_size"] = table["cohort_size"].astype("int64")
+    return table
+
+
+def test_retention_heatmap(retention_table: pd.DataFrame) -> None:
+    ax = plots.plot_retention_heatmap(retention_table)
+    image = ax.get_images()[0]
+    cells = image.get_array()
+    assert cells is not None
+    np.testing.assert_allclose(cells[0], [1.0, 0.5, 0.25])
+    assert bool(np.ma.getmaskarray(cells)[1, 2])  # unseen cell left blank
+    assert texts(ax) == ["100%", "50%", "25%", "100%", "75%"]
+    assert ytick_labels(ax) == ["Jan 05 (n=2)", "Jan 06 (n=4)"]
+    assert ax.get_xlabel() == "days since first run"
+    assert ax.get_title(loc="left") == "Retention by cohort"
+    assert len(ax.figure.axes) == 2  # the colorbar
+
+
+def test_retention_curves(retention_table: pd.DataFrame) -> None:
+    ax = plots.plot_retention_curves(retention_table)
+    average = ax.get_lines()[-1]
+    assert average.get_label() == "all cohorts (weighted)"
+    np.testing.assert_allclose(average.get_ydata(), [1.0, (1 + 3) / 6, 0.25])
+    singles = ax.get_lines()[:-1]
+    assert [line.get_ydata().tolist() for line in singles] == [[1.0, 0.75], [1.0, 0.5, 0.25]]
+    assert ax.get_ylabel() == "users retained (%)"
+    curve_only = plots.plot_retention_curves(metrics.retention_curve(retention_table))
+    assert len(curve_only.get_lines()) == 1
+
+
+def test_funnel_bars() -> None:
+    data = pd.DataFrame(
+        {
+            "step": ["A", "B", "C"],
+            "users": [4, 3, 2],
+            "conversion": [1.0, 0.75, 0.5],
+            "drop_off": [0.0, 0.25, 1 / 3],
+        }
+    )
+    ax = plots.plot_funnel(data)
+    assert bar_widths(ax) == [4, 3, 2]
+    assert ytick_labels(ax) == ["1. A", "2. B", "3. C"]
+    assert texts(ax) == [
+        "4 · 100% of step 1",
+        "3 · 75% of step 1 · -25%",
+        "2 · 50% of step 1 · -33%",
+    ]
+    assert ax.yaxis_inverted()
+    assert ax.get_xlabel() == "users"
+
+
+def test_top_events_bars() -> None:
+    data = pd.DataFrame(
+        {"eventName": ["Tap", "Buy"], "count": [1500, 20], "sessions": [9, 2], "users": [5, 2]}
+    )
+    ax = plots.plot_top_events(data)
+    assert bar_widths(ax) == [1500, 20]
+    assert ytick_labels(ax) == ["Tap", "Buy"]
+    assert texts(ax) == ["1.5k · 5 users", "20 · 2 users"]
+    assert ax.get_title(loc="left") == "Top events"
+
+
+def test_breakdown_bars() -> None:
+    data = pd.DataFrame({"client": ["ios", "web"], "users": [3, 1], "share": [0.75, 0.25]})
+    ax = plots.plot_breakdown(data)
+    assert bar_widths(ax) == [3, 1]
+    assert ytick_labels(ax) == ["ios", "web"]
+    assert texts(ax) == ["3 · 75%", "1 · 25%"]
+    assert ax.get_title(loc="left") == "Users by client"
+    assert ax.get_xlabel() == "users"
+
+
+def test_revenue_bars_and_arpdau() -> None:
+    data = pd.DataFrame(
+        {
+            "day": days(2),
+            "revenue": [10.0, 1.0],
+            "paying_users": [2, 1],
+            "active_users": [4, 1],
+            "arpdau": [2.5, 1.0],
+            "arppu": [5.0, 1.0],
+        }
+    )
+    ax = plots.plot_revenue(data)
+    assert bar_heights(ax) == [10.0, 1.0]
+    assert ax.get_ylabel() == "revenue per day ($)"
+    twin = ax.arpdau_axes  # type: ignore[attr-defined]
+    assert twin.get_lines()[0].get_ydata().tolist() == [2.5, 1.0]
+    assert twin.get_ylabel() == "ARPDAU ($)"
+    assert len(ax.figure.axes) == 2
+
+
+def test_experiment_error_bars() -> None:
+    data = pd.DataFrame(
+        {
+            "experimentId": [1, 1, 2, 2],
+            "variantId": [10, 11, 20, 21],
+            "is_control": [True, False, True, False],
+            "users": [100] * 4,
+            "converters": [10, 20, 10, 11],
+            "conversion": [0.1, 0.2, 0.1, 0.11],
+            "conversion_low": [0.05, 0.13, 0.05, 0.06],
+            "conversion_high": [0.17, 0.29, 0.17, 0.19],
+            "lift": [0.0, 1.0, 0.0, 0.1],
+            "lift_low": [np.nan, 0.2, np.nan, -0.4],
+            "lift_high": [np.nan, 2.3, np.nan, 1.2],
+        }
+    )
+    ax = plots.plot_experiment(data)
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 4
+    points = [float(c.lines[0].get_xdata()[0]) for c in bars]
+    assert points == [0.1, 0.2, 0.1, 0.11]
+    segments = bars[1].lines[2][0].get_segments()
+    assert [float(v) for v in segments[0][:, 0]] == pytest.approx([0.13, 0.29])
+    colors = [mpl.colors.to_hex(c.lines[0].get_color()) for c in bars]
+    assert colors[1] == plots.PALETTE[2].lower()  # significant: green
+    assert colors[3] == plots.PALETTE[0].lower()  # interval includes 0
+    assert texts(ax) == ["lift +100% [+20%, +230%]", "lift +10% [-40%, +120%]"]
+    assert ytick_labels(ax)[0] == "exp 1 · var 10 (control)"
+    assert ax.get_xlabel() == "conversion rate (%), 95% interval"
+    with pytest.raises(ValueError, match="metric must be"):
+        plots.plot_experiment(data, metric="nope")
+
+
+def test_plots_draw_only_on_the_given_axes(engagement: pd.DataFrame) -> None:
+    fig, (left, right) = plt.subplots(1, 2)
+    before_figs = plt.get_fignums()
+    rc_before = dict(mpl.rcParams)
+    returned = plots.plot_active_users(engagement, ax=left, title="Mine")
+    assert returned is left
+    assert left.get_title(loc="left") == "Mine"
+    assert plt.get_fignums() == before_figs  # no new figure
+    assert not right.lines and not right.patches and right.get_title(loc="left") == ""
+    assert dict(mpl.rcParams) == rc_before  # the style did not leak
+    assert plt.gca() is right or plt.gca() is left  # pyplot's current Axes not replaced
+
+
+def test_new_figure_only_without_ax(engagement: pd.DataFrame) -> None:
+    count = len(plt.get_fignums())
+    plots.plot_active_users(engagement)
+    assert len(plt.get_fignums()) == count + 1
+
+
+@pytest.mark.parametrize(
+    "func",
+    [
+        plots.plot_active_users,
+        plots.plot_stickiness,
+        plots.plot_new_users,
+        plots.plot_retention_heatmap,
+        plots.plot_retention_curves,
+        plots.plot_funnel,
+        plots.plot_top_events,
+        plots.plot_revenue,
+        plots.plot_experiment,
+        plots.plot_breakdown,
+    ],
+)
+def test_empty_data_says_so(func: Any) -> None:
+    ax = func(pd.DataFrame())
+    assert "no data" in texts(ax)
+
+
+def test_empty_session_lengths() -> None:
+    assert "no data" in texts(plots.plot_session_lengths(pd.Series([], dtype="float64")))
+
+
+def test_overview_on_small_tables(build: Any) -> None:
+    t0 = pd.Timestamp("2026-01-05T18:00:00Z")
+    sessions = build(
+        "sessions",
+        [
+            {
+                "sessionId": i,
+                "userId": f"u{i % 3}",
+                "start": (t0 + pd.Timedelta(days=i)).isoformat(),
+                "userStart": t0.isoformat(),
+                "duration": 60.0 * (i + 1),
+                "isSession": True,
+                "client": "ios" if i % 2 else "android",
+            }
+            for i in range(6)
+        ],
+    )
+    events = build(
+        "events",
+        [
+            {
+                "eventId": 1,
+                "stateId": 1,
+                "sessionId": 1,
+                "eventName": "Purchase",
+                "start": (t0 + pd.Timedelta(days=1)).isoformat(),
+                "value": 2.0,
+            }
+        ],
+    )
+    tables = SimpleNamespace(sessions=sessions, events=events, experiments=build("experiments", []))
+    fig = plots.plot_overview(tables)
+    assert isinstance(fig, Figure)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    for expected in (
+        "Active users",
+        "New users",
+        "Weekly retention by cohort",
+        "Daily retention",
+        "Session length",
+        "Revenue",
+        "Users by platform",
+    ):
+        assert expected in titles
+    assert fig.get_suptitle().startswith("Leanplum export overview: Jan 05, 2026 to Jan 10, 2026")
+    revenue_ax = next(ax for ax in fig.axes if ax.get_title(loc="left") == "Revenue")
+    assert sum(bar_heights(revenue_ax)) == 2.0
