@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from datetime import timedelta
 
@@ -21,6 +22,12 @@ __all__ = ["add_arguments", "run"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8765
+
+
+def _say(text: str) -> None:
+    # The CLI's output is its job; flush so a reader on a pipe sees it before serving starts.
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,10 +77,10 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Start the simulator, print how to use it, and serve until Ctrl-C (or ``stop`` is set)."""
     for name in ("days", "users", "apps"):
         if getattr(args, name) < 1:
-            print(f"error: --{name} must be at least 1")
+            _say(f"error: --{name} must be at least 1")
             return 2
     if args.max_file_mb <= 0:
-        print("error: --max-file-mb must be positive")
+        _say("error: --max-file-mb must be positive")
         return 2
     data = DataConfig(
         seed=args.seed,
@@ -96,22 +103,22 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     try:
         sim.start()
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        _say(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return 1
     try:
         day = (pacific_day(sim.clock.now()) - timedelta(days=1)).strftime("%Y%m%d")
-        print(f"Leanplum export API simulator at {sim.api_url}", flush=True)
+        _say(f"Leanplum export API simulator at {sim.api_url}")
         for app in sim.apps:
-            print(f"  appId:     {app.app_id}")
-            print(f"  clientKey: {app.export_key}   (the simulator's own fake export key)")
-        print("Export yesterday (Pacific) with:")
-        print(
+            _say(f"  appId:     {app.app_id}")
+            _say(f"  clientKey: {app.export_key}   (the simulator's own fake export key)")
+        _say("Export yesterday (Pacific) with:")
+        _say(
             f'  curl -s "{sim.api_url}?appId={sim.app_id}&clientKey={sim.export_key}'
             f'&apiVersion=1.0.6&action=exportData&startDate={day}"'
         )
         if not is_loopback_url(sim.api_url):
-            print(f"warning: listening on {args.host}, reachable from other machines")
-        print("Press Ctrl-C to stop.", flush=True)
+            _say(f"warning: listening on {args.host}, reachable from other machines")
+        _say("Press Ctrl-C to stop.")
         waiter = stop or threading.Event()
         previous = None
         if threading.current_thread() is threading.main_thread():
@@ -124,7 +131,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     except KeyboardInterrupt:
-        print("\nstopped")
+        _say("\nstopped")
     finally:
         sim.close()
     return 0

@@ -162,7 +162,7 @@ def test_callback_posts_the_results_body_once(
 ) -> None:
     result = api.export(simulator, startDate="20260614", callbackUrl=receiver.url)
     assert receiver.got.wait(10)
-    status, again = api.call(simulator, "getExportResults", jobId=result["jobId"])
+    _, again = api.call(simulator, "getExportResults", jobId=result["jobId"])
     assert len(receiver.bodies) == 1
     content_type, body = receiver.bodies[0]
     assert content_type == "application/json"
