@@ -1,0 +1,313 @@
+"""Stream a Leanplum JSON-lines export file into batches of the six stored Arrow tables.
+
+One session per line (spec 5.1). Each line is parsed with orjson into per-table row tuples;
+every ``batch_sessions`` sessions the rows become Arrow arrays with the explicit stored
+schema (``_load_common``), so memory is bounded by the batch, not the file. A line that
+cannot be read raises ``LoadError(file, line)`` or, with ``on_bad_line="skip"``, is skipped
+and counted. A bad value found only when a batch is converted is located by re-reading the
+batch's lines one by one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import pyarrow as pa
+
+from . import schema
+from ._load_common import INT64_MAX, INT64_MIN, LoadError, py_id, rows_to_table, text_of
+
+logger = logging.getLogger(__name__)
+
+_COLUMN_TO_JSON = {column: key for key, column in schema.JSON_TO_COLUMN.items()}
+#: JSON keys of the session columns after ``sessionId``, in table order.
+_SESSION_KEYS: tuple[str, ...] = tuple(
+    _COLUMN_TO_JSON.get(column, column) for column in list(schema.SESSIONS)[1:]
+)
+_TABLES = tuple(schema.TABLES)
+#: How many bad lines are described in the report (all are counted).
+MAX_SAMPLES = 20
+
+
+@dataclass
+class FileStats:
+    """What reading one raw file found."""
+
+    sessions: int = 0
+    bad_lines: int = 0
+    duplicates: int = 0
+    bad_samples: list[str] = field(default_factory=list)
+
+    def bad(self, path: Path, line: int | None, reason: str) -> None:
+        self.bad_lines += 1
+        if len(self.bad_samples) < MAX_SAMPLES:
+            where = f"{path.name}, line {line}" if line is not None else path.name
+            self.bad_samples.append(f"{where}: {reason}")
+
+
+def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
+    """Open ``path`` for reading bytes, gunzipping ``.gz``; return (stream, raw file)."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    if path.name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+    return raw, raw
+
+
+def _session_id(value: Any) -> int:
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+        return value
+    number = py_id(value)
+    if number is None:
+        raise ValueError("sessionId is missing")
+    return number
+
+
+class _Rows:
+    """Per-table row lists of the current batch."""
+
+    __slots__ = ("attrs", "events", "experiments", "params", "session_ids", "sessions", "states")
+
+    def __init__(self) -> None:
+        self.sessions: list[tuple[Any, ...]] = []
+        self.session_ids: list[int] = []
+        self.states: list[tuple[Any, ...]] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.params: list[tuple[Any, ...]] = []
+        self.attrs: list[tuple[Any, ...]] = []
+        self.experiments: list[tuple[Any, ...]] = []
+
+    def lists(self) -> tuple[list[tuple[Any, ...]], ...]:
+        return (self.sessions, self.states, self.events, self.params, self.attrs, self.experiments)
+
+    def mark(self) -> tuple[int, ...]:
+        return tuple(len(rows) for rows in self.lists())
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        for rows, length in zip(self.lists(), mark, strict=True):
+            del rows[length:]
+
+    def extend(self, other: _Rows) -> None:
+        for mine, theirs in zip(self.lists(), other.lists(), strict=True):
+            mine.extend(theirs)
+        self.session_ids.extend(other.session_ids)
+
+    def to_tables(self) -> dict[str, pa.Table]:
+        return {
+            name: rows_to_table(name, rows)
+            for name, rows in zip(_TABLES, self.lists(), strict=True)
+        }
+
+
+def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
+    """Append one session's rows; may leave partial child rows behind if it raises."""
+    session_row = (sid, *map(session.get, _SESSION_KEYS))
+    states_append = rows.states.append
+    events_append = rows.events.append
+    params_append = rows.params.append
+    for state in session.get("states") or ():
+        state_id = state.get("stateId")
+        if "name" in state:
+            # A nameless state is synthetic (apps that never call advance, offline records):
+            # Leanplum's CSV export leaves it out of the states file; its events keep its id.
+            states_append(
+                (
+                    state_id,
+                    sid,
+                    state["name"],
+                    state.get("time"),
+                    state.get("duration"),
+                    state.get("info"),
+                    state.get("timeUntilFirstForUser"),
+                )
+            )
+        for event in state.get("events") or ():
+            event_id = event.get("eventId")
+            events_append(
+                (
+                    event_id,
+                    state_id,
+                    sid,
+                    event.get("name"),
+                    event.get("time"),
+                    event.get("value"),
+                    event.get("info"),
+                    event.get("timeUntilFirstForUser"),
+                )
+            )
+            parameters = event.get("parameters")
+            if parameters:
+                for name, value in parameters.items():
+                    params_append(
+                        (event_id, name, value if type(value) is str else text_of(value), sid)
+                    )
+    attributes = session.get("userAttributes")
+    if attributes:
+        attrs_append = rows.attrs.append
+        for name, value in attributes.items():
+            attrs_append((sid, name, value if type(value) is str else text_of(value)))
+    experiments = session.get("experiments")
+    if experiments:
+        experiments_append = rows.experiments.append
+        for experiment in experiments:
+            experiments_append((experiment.get("id"), sid, experiment.get("variantId")))
+    rows.sessions.append(session_row)
+    rows.session_ids.append(sid)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, orjson.JSONDecodeError):
+        return f"not valid JSON ({exc})"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    if isinstance(exc, (AttributeError, TypeError)):
+        return f"not a Leanplum session object ({type(exc).__name__}: {exc})"
+    return str(exc) or type(exc).__name__
+
+
+class _LineParser:
+    """Parses lines into a ``_Rows`` batch, applying the bad-line policy and deduplication."""
+
+    def __init__(self, path: Path, on_bad_line: str, seen: set[int], stats: FileStats) -> None:
+        self.path = path
+        self.skip = on_bad_line == "skip"
+        self.seen = seen
+        self.stats = stats
+
+    def parse(self, lineno: int, line: bytes, rows: _Rows) -> None:
+        if len(line) < 3 and not line.strip():
+            return  # blank line (e.g. a trailing empty line): no data
+        mark = rows.mark()
+        try:
+            session = orjson.loads(line)
+            sid = _session_id(session["sessionId"])
+            if sid in self.seen:
+                # The same session twice in one export: keep the first line.
+                self.stats.duplicates += 1
+                self.stats.sessions += 1  # read (numSessions counts it), then dropped
+                return
+            _parse_session(session, sid, rows)
+        except Exception as exc:
+            rows.rollback(mark)
+            self.bad(lineno, _describe(exc))
+            return
+        self.seen.add(sid)
+        self.stats.sessions += 1
+
+    def bad(self, lineno: int, reason: str) -> None:
+        if not self.skip:
+            raise LoadError(self.path, lineno, reason)
+        self.stats.bad(self.path, lineno, reason)
+
+
+def iter_json_batches(
+    path: Path,
+    *,
+    batch_sessions: int,
+    on_bad_line: str,
+    seen: set[int],
+    stats: FileStats,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[dict[str, pa.Table]]:
+    """Yield the stored tables of ``path`` batch by batch.
+
+    Parameters
+    ----------
+    path : Path
+        A JSON-lines export file (``.gz`` accepted).
+    batch_sessions : int
+        Sessions per batch.
+    on_bad_line : {"error", "skip"}
+        Raise ``LoadError`` on the first bad line, or skip and count it in ``stats``.
+    seen : set of int
+        Session ids already read in this export part; a repeated one is counted in
+        ``stats.duplicates`` and its line ignored. Updated in place.
+    stats : FileStats
+        Updated in place.
+    on_bytes : callable, optional
+        Called with the number of raw (compressed) bytes consumed, for progress.
+    """
+    parser = _LineParser(path, on_bad_line, seen, stats)
+    stream, raw = open_binary(path)
+    with raw, stream:
+        rows = _Rows()
+        batch_first_line = 1
+        batch_marks = (stats.sessions, stats.duplicates, stats.bad_lines, len(stats.bad_samples))
+        position = 0
+        lineno = 0
+        for lineno, line in enumerate(stream, 1):
+            parser.parse(lineno, line, rows)
+            if len(rows.sessions) >= batch_sessions:
+                yield _convert(path, rows, parser, batch_first_line, lineno, batch_marks)
+                rows = _Rows()
+                batch_first_line = lineno + 1
+                batch_marks = (
+                    stats.sessions,
+                    stats.duplicates,
+                    stats.bad_lines,
+                    len(stats.bad_samples),
+                )
+                if on_bytes is not None:
+                    now = raw.tell()
+                    on_bytes(now - position)
+                    position = now
+        if rows.sessions:
+            yield _convert(path, rows, parser, batch_first_line, lineno, batch_marks)
+        if on_bytes is not None:
+            on_bytes(raw.tell() - position)
+
+
+def _convert(
+    path: Path,
+    rows: _Rows,
+    parser: _LineParser,
+    first_line: int,
+    last_line: int,
+    marks: tuple[int, int, int, int],
+) -> dict[str, pa.Table]:
+    try:
+        return rows.to_tables()
+    except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+        logger.debug(
+            "batch of %s lines %d-%d has a bad value (%s); locating it",
+            path.name,
+            first_line,
+            last_line,
+            exc,
+        )
+    # Undo what the batch did to the shared state, then re-read it line by line.
+    parser.seen.difference_update(rows.session_ids)
+    stats = parser.stats
+    stats.sessions, stats.duplicates, stats.bad_lines = marks[:3]
+    del stats.bad_samples[marks[3] :]
+    return _convert_line_by_line(path, parser, first_line, last_line)
+
+
+def _convert_line_by_line(
+    path: Path, parser: _LineParser, first_line: int, last_line: int
+) -> dict[str, pa.Table]:
+    good = _Rows()
+    stream, raw = open_binary(path)
+    with raw, stream:
+        lines = itertools.islice(stream, first_line - 1, last_line)
+        for lineno, line in enumerate(lines, first_line):
+            single = _Rows()
+            sessions_before = parser.stats.sessions
+            parser.parse(lineno, line, single)
+            if not single.sessions:
+                continue
+            try:
+                single.to_tables()
+            except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+                parser.seen.difference_update(single.session_ids)
+                parser.stats.sessions = sessions_before
+                parser.bad(lineno, f"bad value: {exc}")
+                continue
+            good.extend(single)
+    return good.to_tables()
