@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from datetime import date, timedelta
@@ -63,7 +64,7 @@ def test_preview_export_and_cached_days(simulator: Any, tmp_path: Path) -> None:
     assert "Done: 10 day(s), 1 export(s) spent" in form.status.value
     assert form.progress.value == form.progress.max and form.progress.bar_style == "success"
     # The equivalent call, with no key in it.
-    assert 'lpn.fetch("20260603", "20260612", format="json")' in form.call_box.value
+    assert 'lpn.fetch("20260603", "20260612", format="json")' in html.unescape(form.call_box.value)
     assert form.code is not None and "lpn.fetch(" in form.code
     assert not form.submit_button.disabled
 
