@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -526,6 +527,13 @@ class _Fetch:
             raise
         self.ledger.confirm(reservation, job_id)
         self.spent += 1
+        stale = self.wc.entry_dir(job_id)
+        if stale.exists():
+            # the server just created this job: anything under its id is left from another
+            # server that reused the id (a restarted simulator); it must not be mistaken for
+            # already-downloaded files
+            logger.warning("replacing a stale cache entry with the same job id %s", job_id)
+            shutil.rmtree(stale)
         entry = CacheEntry(
             job_id=job_id,
             request=request.public_dict(),
