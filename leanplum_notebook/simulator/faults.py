@@ -13,8 +13,10 @@ kind                      scope     what happens
 ``success_false_200``     api       HTTP 200 with ``success:false`` (before it is handled)
 ``drop_connection``       api       the request IS handled, then the socket closes mid-response
 ``slow``                  api, dl   the answer is delayed by ``slow_seconds``, then normal
-``drop_download``         dl        part of the file is sent, then the socket closes
-``truncate_file``         dl        ``Content-Length`` announces the full size, the body is short
+``drop_download``         dl        ``Content-Length`` is the full size; half the body is sent,
+                                    then the socket closes
+``truncate_file``         dl        ``Content-Length`` lies: it and the body are half the file,
+                                    cleanly (a 206 keeps the true size in ``Content-Range``)
 ``job_fail``              job       the job ends FAILED with an error message
 ``job_stuck``             job       the job stays RUNNING forever
 ``expire_early``          job       the job's files answer 404 at once
@@ -22,8 +24,9 @@ kind                      scope     what happens
 ========================  ========  ===========================================================
 
 Quota: a fault injected *before* the request is handled never spends an export. A fault
-injected *after* an ``exportData`` was accepted (``drop_connection``, the job faults) spends
-one, as the real service would: the client never saw the job id it paid for.
+injected *after* an ``exportData`` was accepted spends one, as the real service would:
+``drop_connection`` on an ``exportData`` answer spends an export whose job id the client never
+saw (so it must not blindly retry), and the job faults spend the export of a job that fails.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class FaultConfig:
         Delay of the ``slow`` fault.
     retry_after : int
         Seconds announced in ``Retry-After`` by ``http_429``.
+    only_actions : frozenset of str, optional
+        Limit the ``api`` faults to these actions (e.g. ``{"getExportResults"}``); calls to
+        other actions are neither faulted nor counted as occasions. ``None``: every call.
     """
 
     seed: int = 0
@@ -94,6 +100,7 @@ class FaultConfig:
     first: Mapping[str, int] = field(default_factory=dict)
     slow_seconds: float = 1.0
     retry_after: int = 1
+    only_actions: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for kind, rate in self.rates.items():

@@ -210,7 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(exc.status, error_body(exc.message))
             return
         sim._count_call(params.get("action", ""))
-        faults = sim._draw_faults("api")
+        action = params.get("action", "")
+        only = sim.faults.config.only_actions
+        faults = sim._draw_faults("api") if only is None or action in only else []
         if "slow" in faults:
             time.sleep(sim.faults.config.slow_seconds)
         if self._answer_fault(sim, faults):
@@ -281,6 +283,11 @@ class _Handler(BaseHTTPRequestHandler):
             start, end = parsed
             status = 206
         length = max(0, end - start + 1)
+        if "truncate_file" in faults and length >= 2:
+            # A clean-looking answer whose Content-Length (and body) is short: only a size
+            # check against numBytes or Content-Range catches it.
+            end = start + length // 2 - 1
+            length = length // 2
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(length))
@@ -291,9 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head or length == 0:
             return
-        to_send = length
-        if "drop_download" in faults or "truncate_file" in faults:
-            to_send = length // 2
+        to_send = length // 2 if "drop_download" in faults else length
         with path.open("rb") as fh:
             fh.seek(start)
             remaining = to_send
