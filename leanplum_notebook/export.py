@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import CacheEntry, DayPlan, Plan, WindowCache, plan_days, window_name
 from .dates import (
-    PROVISIONAL_DAYS,
     WINDOW_DAYS,
     day_range,
     day_status,
@@ -54,7 +53,7 @@ if TYPE_CHECKING:
 
     from .client import Client
 
-__all__ = ["Export", "ProgressEvent", "fetch", "plan"]
+__all__ = ["DayPlan", "Export", "Plan", "ProgressEvent", "fetch", "plan"]
 
 logger = logging.getLogger(__name__)
 
@@ -715,6 +714,3 @@ def fetch(
 def _days_to_record(day_plans: list[DayPlan], first: date, last: date) -> list[date]:
     """Days of an export range that will point at the new job: all but cached final ones."""
     return [p.day for p in day_plans if first <= p.day <= last and p.status != "final"]
-
-
-__all__ += ["PROVISIONAL_DAYS"]
