@@ -171,18 +171,19 @@ def _to_html(notebook_path: Path, title: str) -> str:
         embed_images=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return _drop_remote_scripts(body)
+    return _drop_scripts(body)
 
 
-_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.I | re.S)
 
 
-def _drop_remote_scripts(body: str) -> str:
-    """Remove ``<script src="https://...">`` tags (require.js, MathJax): the report needs none.
+def _drop_scripts(body: str) -> str:
+    """Remove every ``<script>`` (require.js, MathJax, a mermaid module from a CDN).
 
-    Without them the file is self-contained: it renders the same offline and sends no request.
+    The report is static text, tables and embedded images: it needs no script, and without
+    them it is self-contained, renders the same offline and sends no request when opened.
     """
-    return _REMOTE_SCRIPT.sub("", body)
+    return _SCRIPT.sub("", body)
 
 
 def _write_atomic(path: Path, text: str) -> None:
