@@ -1,0 +1,96 @@
+"""Downloads against a local HTTP server: flat memory, names that cannot escape, size checks."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from leanplum_notebook import errors
+from leanplum_notebook.download import download_files, file_names
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "srv"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_memory_stays_flat_for_a_large_file(served: tuple[str, Path], tmp_path: Path) -> None:
+    base, root = served
+    size = 48 * 2**20
+    with open(root / "export-1-output-0", "wb") as fh:
+        for _ in range(size // 2**20):
+            fh.write(os.urandom(2**20))
+    (root / "export-1-output-1").write_bytes(b"x" * 1000)
+    urls = [f"{base}/export-1-output-0", f"{base}/export-1-output-1"]
+    tracemalloc.start()
+    try:
+        files = download_files(
+            urls,
+            tmp_path / "dl",
+            session=requests.Session(),
+            expected_bytes=size + 1000,
+            progress=False,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, peak  # a 48 MiB file never sits in memory
+    assert [f["size"] for f in files] == [size, 1000]
+    assert (tmp_path / "dl" / "export-1-output-0").read_bytes() == (
+        root / "export-1-output-0"
+    ).read_bytes()
+
+
+def test_size_mismatch_with_num_bytes_is_an_error(served: tuple[str, Path], tmp_path: Path) -> None:
+    base, root = served
+    (root / "f-output-0").write_bytes(b"abc")
+    with pytest.raises(errors.DownloadError, match="numBytes=4"):
+        download_files(
+            [f"{base}/f-output-0"],
+            tmp_path,
+            session=requests.Session(),
+            expected_bytes=4,
+            progress=False,
+        )
+
+
+def test_missing_file_is_reported_as_expired(served: tuple[str, Path], tmp_path: Path) -> None:
+    base, _ = served
+    with pytest.raises(errors.FilesExpired, match="24 h"):
+        download_files(
+            [f"{base}/gone-output-0"], tmp_path / "dl", session=requests.Session(), progress=False
+        )
+    assert list((tmp_path / "dl").iterdir()) == []  # nothing that looks complete
+
+
+def test_file_names_are_sanitised_and_unique() -> None:
+    names = file_names(
+        [
+            "https://h/leanplum_export/export-1-uuid-output-0",
+            "https://h/a/x%2F..%2F..%2Fetc%2Fpasswd",
+            "https://h/b/export-1-uuid-output-0",
+        ]
+    )
+    assert names == ["export-1-uuid-output-0", "x_.._.._etc_passwd", "export-1-uuid-output-0-1"]
+    for bad in ("file:///etc/passwd", "ftp://h/x", "https://h/..", "https://h/a/..%2F..%2Fx"):
+        with pytest.raises(errors.ValidationError):
+            file_names([bad])
