@@ -375,9 +375,10 @@ class _Fetch:
 
     def resume_pending(self) -> None:
         wanted = set(self.args.days)
+        complete = set(self.wc.complete_days())
         for entry in self.wc.entries():
             if entry.state == "UNKNOWN":
-                if wanted & set(entry.day_dates()):
+                if (wanted & set(entry.day_dates())) - complete:
                     logger.warning(
                         "an earlier exportData for %s..%s got no answer (job id unknown); it may "
                         "have spent one export",
