@@ -100,7 +100,8 @@ def tables_from_lines(lines: list[dict[str, Any]]) -> SimpleNamespace:
             values = rows[column]
             if dtype.startswith("datetime64"):
                 secs = pd.array(values, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
-                out[column] = pd.Series(pd.to_datetime(secs, unit="s", utc=True), dtype=dtype)
+                millis = pd.array(np.round(secs * 1000), dtype="Float64").astype("Int64")
+                out[column] = pd.Series(pd.to_datetime(millis, unit="ms", utc=True), dtype=dtype)
             elif dtype == "category":
                 out[column] = pd.Series(values, dtype="object").astype("category")
             else:
@@ -114,17 +115,36 @@ def tables_from_lines(lines: list[dict[str, Any]]) -> SimpleNamespace:
     )
 
 
-SIM_END = datetime(2026, 3, 1, 12, tzinfo=timezone.utc).timestamp()
+SIM_END = datetime(2026, 3, 1, 7, 59, tzinfo=timezone.utc).timestamp()  # Feb 28, 23:59 Pacific
 SIM_APP = 4727756026281984
 
 
 @pytest.fixture(scope="session")
-def simulated() -> SimpleNamespace:
-    """60 days of simulator data as tables, with the generator that made them (``.gen``)."""
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """50 days of simulator data as tables, with the generator that made them (``.gen``).
+
+    The generator's lines go through the JSON writer and the package's loader, as a real
+    export would; the minimal converter above stands in only if the loader is missing.
+    """
     from leanplum_notebook.simulator.generator import DataConfig, Generator
 
-    gen = Generator(DataConfig(seed=5, history_days=60), SIM_APP, SIM_END)
+    gen = Generator(DataConfig(seed=5, history_days=50), SIM_APP, SIM_END)
     lines = [record.line for day in gen.days for record in gen.sessions_for_day(day)]
-    tables = tables_from_lines(lines)
+    try:
+        from leanplum_notebook.load import load
+        from leanplum_notebook.simulator.writers import write_json
+    except ImportError:
+        tables = tables_from_lines(lines)
+        source = "converter"
+    else:
+        folder = tmp_path_factory.mktemp("export")
+        write_json(lines, folder, f"export-{SIM_APP}-0000-analysis", 64 * 2**20)
+        loaded = load(folder, tables=["sessions", "events", "experiments"], progress=False)
+        tables = SimpleNamespace(
+            sessions=loaded.sessions, events=loaded.events, experiments=loaded.experiments
+        )
+        source = "loader"
     tables.gen = gen
+    tables.source = source
+    tables.lines = len(lines)
     return tables
