@@ -102,7 +102,7 @@ def test_days_outside_history_are_empty_and_bad_day_type_is_refused() -> None:
     assert gen.sessions_for_day(gen.days[-1] + timedelta(days=1)) == []
     assert gen.sessions_for_day(gen.days[0])
     with pytest.raises(TypeError, match=r"datetime\.date"):
-        gen.sessions_for_day(datetime(2026, 6, 1))  # type: ignore[arg-type]
+        gen.sessions_for_day(datetime(2026, 6, 1))
 
 
 def test_sessions_start_on_their_pacific_day_and_end_by_history_end() -> None:
