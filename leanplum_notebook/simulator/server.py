@@ -123,8 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s", redact(format % args))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = urlsplit(getattr(self, "path", "")).path
-        logger.debug("%s %s -> %s", getattr(self, "command", "?"), path, code)
+        raw = getattr(self, "path", None)
+        path = urlsplit(raw).path if isinstance(raw, str) else "-"
+        logger.debug("%s %s -> %s", getattr(self, "command", None) or "-", path, code)
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -141,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.simulator
         try:
             path = urlsplit(self.path).path
+            if self.command == "POST" and path != "/api":
+                self.close_connection = True  # its body is never read
             if path == "/api":
                 if head:
                     self._send_json(405, error_body("Use GET or POST"))
