@@ -1,0 +1,401 @@
+"""Partition planning and partition readers behind :func:`dask_engine.load_dask`.
+
+A *unit* is what one partition of every table is read from: a range of row groups of one
+export part's Parquet cache, a whole Parquet cache folder, one raw JSON file, or the CSV
+files of one export job. Partition ``i`` of each of the six tables comes from the same
+unit, so it holds the same sessions: joins on ``sessionId`` run partition by partition,
+without a shuffle.
+
+Why row groups line up: the loader writes one row group per parsed batch of sessions to
+each ``<table>.parquet`` of a JSON part, in batch order, skipping a table that has no rows
+in that batch. When every table of a part has as many row groups as ``sessions`` (or none
+at all), no batch was skipped and row group ``k`` of each table holds the rows of the
+sessions in row group ``k`` of ``sessions``. Otherwise (CSV parts, which the loader writes
+table by table, or a batch without experiments), the whole part is one unit.
+
+The readers run on Dask workers: plain functions of picklable arguments, files opened by
+path or URL (local, shared folder, or any fsspec URL such as ``s3://`` with
+``storage_options``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import schema
+from ._load_common import PARAM_SESSION
+
+logger = logging.getLogger(__name__)
+
+PACIFIC = "America/Los_Angeles"
+META_NAME = "meta.json"
+
+UnitKind = Literal["parquet", "json", "csv"]
+
+_JSON_FILE = re.compile(r".+-output-[0-9]+(?:\.gz)?")
+_CSV_FILE = re.compile(
+    r".+-output(?:sessions|states|events|eventparameters|userattributes|experiments)"
+    r"-[0-9]+(?:\.gz)?"
+)
+_CSV_STEM = re.compile(
+    r"(?P<stem>.+)-output(?:sessions|states|events|eventparameters|userattributes|experiments)"
+    r"-[0-9]+(?:\.gz)?"
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What one partition of every table is read from.
+
+    Attributes
+    ----------
+    kind : {"parquet", "json", "csv"}
+        A Parquet cache folder, one raw JSON-lines file, or the CSV files of one job.
+    paths : tuple of str
+        ``(folder,)`` for Parquet, ``(file,)`` for JSON, the job's files for CSV; local
+        paths or fsspec URLs.
+    row_groups : tuple of int or None
+        Parquet only: the row groups of every table to read (aligned); None reads all.
+    days : tuple of date or None
+        Pacific days of session start to keep; None keeps every session.
+    """
+
+    kind: UnitKind
+    paths: tuple[str, ...]
+    row_groups: tuple[int, ...] | None = None
+    days: tuple[date, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """Reader options shared by every partition (hashable, so Dask can tokenize them)."""
+
+    storage_options: tuple[tuple[str, Any], ...] = ()
+    batch_sessions: int = 10_000
+
+    def so(self) -> dict[str, Any]:
+        return dict(self.storage_options)
+
+
+@dataclass
+class Plan:
+    """The units of a source, in order, and whether their partitions line up."""
+
+    units: list[Unit] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------
+# file systems
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an fsspec URL (``s3://...``) rather than a local path."""
+    return "://" in str(path)
+
+
+def filesystem(path: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    """Return ``(fsspec filesystem, path inside it)`` for a URL; local paths use "file"."""
+    import fsspec
+
+    if is_url(path):
+        fs, root = fsspec.core.url_to_fs(path, **storage_options)
+        return fs, root
+    return fsspec.filesystem("file"), str(Path(path).resolve())
+
+
+def _join(fs: Any, root: str, name: str) -> str:
+    # fsspec paths use "/" on every file system, local ones included
+    return root.rstrip("/") + "/" + name
+
+
+# ---------------------------------------------------------------------------------------
+# planning
+
+
+def row_group_rows(fs: Any, folder: str) -> dict[str, list[int]]:
+    """Rows per row group of each ``<table>.parquet`` in a cache folder."""
+    out: dict[str, list[int]] = {}
+    for table in schema.TABLES:
+        with fs.open(_join(fs, folder, f"{table}.parquet"), "rb") as handle:
+            meta = pq.ParquetFile(handle).metadata
+            out[table] = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    return out
+
+
+def parquet_units(
+    fs: Any,
+    folder: str,
+    *,
+    days: tuple[date, ...] | None,
+    csv: bool,
+    sessions_per_partition: int,
+) -> list[Unit]:
+    """Split one Parquet cache folder into aligned units of about ``sessions_per_partition``."""
+    groups = row_group_rows(fs, folder)
+    n = len(groups["sessions"])
+    aligned = not csv and all(len(rows) in (0, n) for rows in groups.values())
+    if not aligned or n <= 1:
+        return [Unit("parquet", (folder,), None, days)]
+    units: list[Unit] = []
+    current: list[int] = []
+    count = 0
+    for index, rows in enumerate(groups["sessions"]):
+        current.append(index)
+        count += rows
+        if count >= sessions_per_partition:
+            units.append(Unit("parquet", (folder,), tuple(current), days))
+            current, count = [], 0
+    if current:
+        units.append(Unit("parquet", (folder,), tuple(current), days))
+    return units
+
+
+def classify(name: str) -> Literal["json", "csv"] | None:
+    """Raw export file kind from its name (manifests and partial downloads are None)."""
+    if _JSON_FILE.fullmatch(name):
+        return "json"
+    if _CSV_FILE.fullmatch(name):
+        return "csv"
+    return None
+
+
+def raw_units(files: Sequence[str], *, days: tuple[date, ...] | None) -> list[Unit]:
+    """One unit per JSON file, one per CSV job (its files share a stem), in name order."""
+    units: list[Unit] = []
+    csv_jobs: dict[str, list[str]] = {}
+    for path in files:
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        kind = classify(name)
+        if kind == "json":
+            units.append(Unit("json", (path,), None, days))
+        elif kind == "csv":
+            match = _CSV_STEM.fullmatch(name)
+            assert match is not None  # classify() matched the same pattern
+            csv_jobs.setdefault(match["stem"], []).append(path)
+    for stem in sorted(csv_jobs):
+        units.append(Unit("csv", tuple(sorted(csv_jobs[stem])), None, days))
+    return units
+
+
+def find_sources(location: str, storage_options: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Parquet cache folders and raw export files below ``location`` (a folder or a file).
+
+    Returns
+    -------
+    (folders, files)
+        Folders holding ``meta.json`` and ``sessions.parquet``, and raw export files
+        (not below such a folder's entry), both sorted; URLs keep their protocol.
+    """
+    fs, root = filesystem(location, storage_options)
+    protocol = location.split("://", 1)[0] + "://" if is_url(location) else ""
+
+    def external(p: str) -> str:
+        if not protocol:
+            return p
+        return p if "://" in p else protocol + p.lstrip("/")
+
+    if fs.isfile(root):
+        return [], [external(root)]
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"no such file or folder: {location}")
+    found = sorted(fs.find(root))
+    folders = sorted(
+        {
+            p.rsplit("/", 1)[0]
+            for p in found
+            if p.endswith("/" + META_NAME) and p.rsplit("/", 1)[0] + "/sessions.parquet" in found
+        }
+    )
+    files = [p for p in found if classify(p.rsplit("/", 1)[-1]) is not None]
+    return [external(f) for f in folders], [external(f) for f in files]
+
+
+def read_meta_files(fs: Any, folder: str) -> list[str]:
+    """Raw file names recorded in a cache folder's ``meta.json`` (empty if unreadable)."""
+    import orjson
+
+    try:
+        with fs.open(_join(fs, folder, META_NAME), "rb") as handle:
+            meta = orjson.loads(handle.read())
+    except (OSError, ValueError):
+        return []
+    return [str(item[0]) for item in meta.get("files", []) if item]
+
+
+# ---------------------------------------------------------------------------------------
+# Arrow -> pandas with the exact dtypes of schema.pandas_dtypes
+
+
+def empty_frame(table: str, columns: Sequence[str]) -> pd.DataFrame:
+    """An empty DataFrame with exactly the pandas dtypes of ``columns`` of ``table``."""
+    dtypes = schema.pandas_dtypes(table)
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in columns})
+
+
+def to_pandas(data: pa.Table, table: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Arrow (stored layout) -> pandas exactly as the pandas loader converts it."""
+    from .load import to_pandas as loader_to_pandas
+
+    return loader_to_pandas(table, data, list(columns))
+
+
+def sort_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sort the categories of every categorical column, dropping unused ones.
+
+    Partitions have their own categories; Dask unions them when it concatenates, so a
+    computed table is normalised to the pandas loader's convention (sorted categories).
+    """
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            col = frame[name].cat.remove_unused_categories()
+            cats = pd.Index(col.cat.categories.astype(str), dtype="str").sort_values()
+            frame[name] = col.cat.set_categories(cats)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------
+# partition readers
+
+
+def _key_column(table: str) -> str:
+    return PARAM_SESSION if table == "event_parameters" else "sessionId"
+
+
+def _pacific_days(start: pa.ChunkedArray | pa.Array) -> Any:
+    local = pc.local_timestamp(start.cast(pa.timestamp("ms", tz=PACIFIC)))
+    return local.cast(pa.date32())
+
+
+def session_mask(sessions: pa.Table, days: tuple[date, ...]) -> pa.Array:
+    """Sessions to keep: start on one of ``days`` (a session without a start is kept).
+
+    The same rule as the pandas loader's day filter.
+    """
+    start = sessions.column("start")
+    on_day = pc.is_in(_pacific_days(start), value_set=pa.array(sorted(days), pa.date32()))
+    return pc.fill_null(pc.or_kleene(on_day, pc.is_null(start)), False)
+
+
+def child_mask(keys: pa.ChunkedArray, kept: pa.Array, every: pa.Array) -> pa.Array:
+    """Child rows to keep: their session is kept, or not in the unit at all (as the loader)."""
+    inside = pc.is_in(keys, value_set=every)
+    mask = pc.or_(pc.is_in(keys, value_set=kept), pc.invert(inside))
+    return pc.fill_null(mask, True)
+
+
+def read_parquet_table(
+    folder: str,
+    table: str,
+    columns: Sequence[str],
+    row_groups: tuple[int, ...] | None,
+    options: Options,
+) -> pa.Table:
+    """Read stored ``columns`` of one table (some row groups, or all) of a cache folder."""
+    fs, root = filesystem(folder, options.so())
+    with fs.open(_join(fs, root, f"{table}.parquet"), "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        if row_groups is None:
+            return parquet.read(columns=list(columns))
+        if parquet.metadata.num_row_groups == 0:
+            return parquet.schema_arrow.empty_table().select(list(columns))
+        return parquet.read_row_groups(list(row_groups), columns=list(columns))
+
+
+def _filter(
+    data: pa.Table, table: str, sessions: pa.Table, days: tuple[date, ...] | None
+) -> pa.Table:
+    if days is None:
+        return data
+    keep = session_mask(sessions, days)
+    if table == "sessions":
+        return data.filter(keep)
+    ids = sessions.column("sessionId")
+    kept = pc.filter(ids, keep).combine_chunks()
+    return data.filter(child_mask(data.column(_key_column(table)), kept, ids.combine_chunks()))
+
+
+def read_unit(unit: Unit, table: str, columns: tuple[str, ...], options: Options) -> pd.DataFrame:
+    """One partition of ``table``: ``columns`` of the rows of ``unit``, days filtered.
+
+    Runs on a worker. Returns exactly ``schema.pandas_dtypes(table)`` for ``columns``.
+    """
+    if unit.kind == "parquet":
+        folder = unit.paths[0]
+        stored = list(columns)
+        if unit.days is not None:
+            stored = list(dict.fromkeys([*stored, _key_column(table)]))
+            sessions = read_parquet_table(
+                folder, "sessions", ["sessionId", "start"], unit.row_groups, options
+            )
+        data = read_parquet_table(folder, table, stored, unit.row_groups, options)
+        if unit.days is not None:
+            data = _filter(data, table, sessions, unit.days)
+    else:
+        tables = read_raw_unit(unit, options, only=table)
+        data = _filter(tables[table], table, tables["sessions"], unit.days)
+    return to_pandas(data, table, list(columns))
+
+
+def _local_copy(path: str, options: Options, tmp: str) -> Path:
+    """A local path for a raw file: itself, or a download of a URL into ``tmp``."""
+    if not is_url(path):
+        return Path(path)
+    fs, inner = filesystem(path, options.so())
+    local = Path(tmp) / inner.rsplit("/", 1)[-1]
+    fs.get(inner, str(local))
+    return local
+
+
+def read_raw_unit(unit: Unit, options: Options, *, only: str | None) -> dict[str, pa.Table]:
+    """Parse a raw JSON file or CSV job with the loader's streaming parsers.
+
+    Returns the stored Arrow tables (``sessions`` always, plus ``only`` or every table).
+    URLs are first copied to a temporary local file on the worker, then removed.
+    """
+    from ._load_common import ARROW_SCHEMAS
+    from ._load_csv import iter_csv_part
+    from ._load_json import FileStats, iter_json_batches
+
+    tmp = tempfile.mkdtemp(prefix="lpnb-dask-") if any(map(is_url, unit.paths)) else None
+    try:
+        paths = [_local_copy(p, options, tmp or "") for p in unit.paths]
+        collected: dict[str, list[pa.Table]] = {name: [] for name in schema.TABLES}
+        stats = FileStats()
+        if unit.kind == "json":
+            batches: Iterable[tuple[str, pa.Table]] = (
+                item
+                for batch in iter_json_batches(
+                    paths[0],
+                    batch_sessions=options.batch_sessions,
+                    on_bad_line="error",
+                    seen=set(),
+                    stats=stats,
+                )
+                for item in batch.items()
+            )
+        else:
+            batches = iter_csv_part(paths, on_bad_line="error", stats_for=lambda _p: stats)
+        for name, data in batches:
+            if only is None or name in (only, "sessions"):
+                collected[name].append(data)
+        return {
+            name: pa.concat_tables(parts) if parts else ARROW_SCHEMAS[name].empty_table()
+            for name, parts in collected.items()
+        }
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

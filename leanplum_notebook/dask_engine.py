@@ -1,0 +1,1006 @@
+"""The same analysis on Dask, for exports larger than one machine's memory.
+
+>>> from leanplum_notebook import dask_engine as lde
+>>> tables = lde.load_dask(export)                 # an Export, parts, a folder, files, s3://
+>>> lde.active_users(tables.sessions).head()       # pandas result, same as metrics.active_users
+>>> lde.funnel(tables.events, tables.sessions, ["Open Store", "View Item", "Purchase"])
+
+Loading. :func:`load_dask` returns :class:`DaskTables`: one Dask DataFrame per table, typed
+exactly as the pandas tables (:func:`leanplum_notebook.schema.pandas_dtypes`). It reads the
+loader's Parquet cache (``<entry>/parquet``), writing it first where missing by calling the
+pandas loader per part (which streams: it does not hold the data); with a
+``distributed.Client`` those parts are parsed on the workers in parallel. Raw files can also
+be read directly (``use_parquet=False``, and for ``s3://`` URLs of the export's S3 copy),
+with the loader's own streaming parsers.
+
+Partitioning. Each partition of every table comes from the same *unit* (a run of Parquet
+row groups of about ``sessions_per_partition`` sessions, a whole part, or one raw JSON file),
+so partition ``i`` of ``events`` holds exactly the events of the sessions in partition ``i``
+of ``sessions``: joins on ``sessionId`` run partition by partition with no shuffle. Frames
+that lost that alignment (filtered, repartitioned, from elsewhere) are shuffled on
+``sessionId`` instead. User-level work (funnels) is shuffled on ``userId``, so each user's
+events meet in one partition; daily counts are reduced to distinct ``(userId, day)`` pairs,
+a small table, per partition and then globally.
+
+Metrics. The functions here have the names and arguments of :mod:`leanplum_notebook.metrics`
+and return the same pandas DataFrames. Each reduces the Dask tables in parallel to a
+pandas-sized intermediate that carries everything the metric depends on (distinct user-days,
+each user's first run, purchases, experiment entries...), then calls the pandas function of
+``metrics`` on it, so both paths share one definition of every metric. Calendars are applied
+while reducing; the intermediate holds wall-clock times marked as UTC and is passed with
+``tz="utc"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any, Literal
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+from . import metrics, schema
+from ._dask_check import is_dask
+from ._dask_load import (
+    Options,
+    Unit,
+    empty_frame,
+    filesystem,
+    find_sources,
+    is_url,
+    parquet_units,
+    raw_units,
+    read_meta_files,
+    read_unit,
+    sort_categories,
+)
+
+__all__ = [
+    "DaskTables",
+    "active_users",
+    "engagement",
+    "events_with_sessions",
+    "experiment_results",
+    "funnel",
+    "is_dask",
+    "load_dask",
+    "new_users",
+    "retention",
+    "revenue",
+    "top_events",
+]
+
+logger = logging.getLogger(__name__)
+
+TimeZone = Literal["pacific", "utc", "local"]
+
+#: Expression name of every table frame made by load_dask -> token of its unit list. Two
+#: frames with the same token have partitions that hold the same sessions.
+_ALIGNED: dict[str, str] = {}
+
+
+# ---------------------------------------------------------------------------------------
+# Tables
+
+
+class DaskTables:
+    """The six tables of :func:`load_dask` as Dask DataFrames.
+
+    Attributes
+    ----------
+    sessions, states, events, event_parameters, user_attributes, experiments : dask DataFrame
+        Columns and dtypes of :func:`leanplum_notebook.schema.pandas_dtypes` (or the
+        requested subset). Partition ``i`` of every table holds the rows of the same
+        sessions. A table not requested raises ``LookupError``.
+    units : list
+        What each partition is read from (for inspection).
+    """
+
+    def __init__(self, frames: Mapping[str, dd.DataFrame], units: Sequence[Unit]) -> None:
+        self._frames = dict(frames)
+        self.units = list(units)
+
+    def _get(self, name: str) -> dd.DataFrame:
+        try:
+            return self._frames[name]
+        except KeyError:
+            if name in schema.TABLES:
+                raise LookupError(
+                    f"table {name!r} was not loaded; pass tables=[..., {name!r}] to load_dask()"
+                ) from None
+            raise KeyError(
+                f"unknown table {name!r}; expected one of {list(schema.TABLES)}"
+            ) from None
+
+    def __getitem__(self, name: str) -> dd.DataFrame:
+        return self._get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._frames
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def keys(self) -> list[str]:
+        """Names of the loaded tables."""
+        return list(self._frames)
+
+    @property
+    def npartitions(self) -> int:
+        """Partitions of each table (the same for all)."""
+        return len(self.units)
+
+    @property
+    def sessions(self) -> dd.DataFrame:
+        """One row per session (key ``sessionId``)."""
+        return self._get("sessions")
+
+    @property
+    def states(self) -> dd.DataFrame:
+        """One row per named state (key ``sessionId, stateId``)."""
+        return self._get("states")
+
+    @property
+    def events(self) -> dd.DataFrame:
+        """One row per event (key ``sessionId, stateId, eventId``)."""
+        return self._get("events")
+
+    @property
+    def event_parameters(self) -> dd.DataFrame:
+        """One row per event parameter: ``eventId, name, value``."""
+        return self._get("event_parameters")
+
+    @property
+    def user_attributes(self) -> dd.DataFrame:
+        """One row per session and user attribute: ``sessionId, name, value``."""
+        return self._get("user_attributes")
+
+    @property
+    def experiments(self) -> dd.DataFrame:
+        """One row per session and experiment: ``experimentId, sessionId, variantId``."""
+        return self._get("experiments")
+
+    def joined(self, **kwargs: Any) -> dd.DataFrame:
+        """Events with their session's columns: :func:`events_with_sessions`."""
+        return events_with_sessions(self.events, self.sessions, **kwargs)
+
+    def compute(self, **kwargs: Any) -> dict[str, pd.DataFrame]:
+        """Compute every table into pandas (only for data that fits in memory).
+
+        Returns
+        -------
+        dict of str to DataFrame
+            Table name -> pandas table with sorted categories and a fresh RangeIndex, as
+            the pandas loader returns it.
+        """
+        names = list(self._frames)
+        results = dask.compute(*(self._frames[n] for n in names), **kwargs)
+        return {
+            name: sort_categories(frame.reset_index(drop=True))
+            for name, frame in zip(names, results, strict=True)
+        }
+
+    def persist(self, **kwargs: Any) -> DaskTables:
+        """Keep every table in the cluster's memory; returns new, still aligned tables."""
+        names = list(self._frames)
+        persisted = dask.persist(*(self._frames[n] for n in names), **kwargs)
+        token = dask.base.tokenize(*(f._name for f in persisted))
+        for frame in persisted:
+            _ALIGNED[frame._name] = token
+        return DaskTables(dict(zip(names, persisted, strict=True)), self.units)
+
+    def __repr__(self) -> str:
+        names = ", ".join(self._frames)
+        return f"DaskTables({names}; {self.npartitions} partitions each)"
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+def _write_parquet(item: Any, batch_sessions: int) -> str:
+    """Parse one part into its Parquet cache with the pandas loader (runs on a worker)."""
+    from .load import load
+
+    # Asking for one tiny column makes the loader write all six tables to Parquet and read
+    # back almost nothing: the parse streams, so memory stays bounded by the batch.
+    load(
+        item,
+        tables=["experiments"],
+        columns={"experiments": ["experimentId"]},
+        batch_sessions=batch_sessions,
+        progress=False,
+    )
+    return "ok"
+
+
+def _has_client() -> bool:
+    try:
+        from distributed import default_client
+
+        default_client()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _ensure_parquet(items: list[Any], parts: list[Any], batch_sessions: int) -> None:
+    from ._parquet import read_meta
+
+    missing = [
+        item
+        for item, part in zip(items, parts, strict=True)
+        if part.cache_dir is None or read_meta(part.cache_dir, part.files) is None
+    ]
+    if not missing:
+        return
+    logger.info("writing the Parquet cache of %d part(s)", len(missing))
+    if _has_client() and len(missing) > 1:
+        tasks = [dask.delayed(_write_parquet)(item, batch_sessions) for item in missing]
+        dask.compute(*tasks)
+    else:
+        for item in missing:
+            _write_parquet(item, batch_sessions)
+
+
+def _local_units(
+    source: Any,
+    *,
+    days: frozenset[date] | None,
+    use_parquet: bool,
+    batch_sessions: int,
+    sessions_per_partition: int,
+) -> list[Unit]:
+    from .load import _intersect, _resolve_source
+    from .models import ExportPart
+
+    parts = _resolve_source(source)
+    if use_parquet:
+        if hasattr(source, "parts") and not isinstance(source, (list, tuple)):
+            source = list(source.parts)
+        if isinstance(source, ExportPart):
+            source = [source]
+        by_parts = isinstance(source, list) and all(isinstance(p, ExportPart) for p in source)
+        items: list[Any] = list(source) if by_parts else [list(p.files) for p in parts]
+        _ensure_parquet(items, parts, batch_sessions)
+    units: list[Unit] = []
+    for part in parts:
+        wanted = _intersect(days, part.days)
+        part_days = tuple(sorted(wanted)) if wanted is not None else None
+        if use_parquet and part.cache_dir is not None:
+            fs, folder = filesystem(str(part.cache_dir), {})
+            units.extend(
+                parquet_units(
+                    fs,
+                    folder,
+                    days=part_days,
+                    csv=part.format == "csv",
+                    sessions_per_partition=sessions_per_partition,
+                )
+            )
+        else:
+            units.extend(raw_units([str(f) for f in part.files], days=part_days))
+    return units
+
+
+def _url_units(
+    sources: Sequence[str],
+    storage_options: dict[str, Any],
+    *,
+    days: frozenset[date] | None,
+    sessions_per_partition: int,
+) -> list[Unit]:
+    wanted = tuple(sorted(days)) if days is not None else None
+    units: list[Unit] = []
+    for location in sources:
+        folders, files = find_sources(location, storage_options)
+        if folders:
+            for folder in folders:
+                fs, inner = filesystem(folder, storage_options)
+                csv = any("-output-" not in name for name in read_meta_files(fs, inner))
+                for unit in parquet_units(
+                    fs,
+                    inner,
+                    days=wanted,
+                    csv=csv,
+                    sessions_per_partition=sessions_per_partition,
+                ):
+                    units.append(Unit(unit.kind, (folder,), unit.row_groups, unit.days))
+        else:
+            units.extend(raw_units(files, days=wanted))
+    if not units:
+        from .errors import ValidationError
+
+        raise ValidationError("source", f"no Leanplum export files or Parquet cache in {sources}")
+    return units
+
+
+def load_dask(
+    source: Any,
+    *,
+    tables: Sequence[str] | str | None = None,
+    columns: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    days: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+    use_parquet: bool = True,
+    sessions_per_partition: int = 25_000,
+    batch_sessions: int = 10_000,
+) -> DaskTables:
+    """Load a Leanplum export as six Dask DataFrames.
+
+    Parameters
+    ----------
+    source : Export, sequence of ExportPart, ExportPart, path, URL or sequence of them
+        As for :func:`leanplum_notebook.load.load`, plus fsspec URLs (``s3://bucket/prefix``)
+        of raw export files (the export's S3 copy, ``.gz`` accepted, manifests ignored) or
+        of copied Parquet cache folders (``<entry>/parquet``).
+    tables : str or sequence of str, optional
+        Subset of ``schema.TABLES`` (default all six).
+    columns : sequence of str or dict of str to sequence of str, optional
+        Columns to return, as for ``load``; only these are read from Parquet.
+    days : date, str or iterable of them, optional
+        Pacific days to keep, by session start; each cache part's own ``days`` apply too.
+    storage_options : dict, optional
+        For URLs: passed to fsspec, e.g. ``{"key": ..., "secret": ...,
+        "client_kwargs": {"endpoint_url": ...}}`` for S3-compatible storage. Workers read
+        the files themselves, so they need the same access.
+    use_parquet : bool
+        Local sources: read (and first write, where missing) the loader's Parquet cache.
+        False parses the raw files in every computation (one partition per JSON file or per
+        CSV export).
+    sessions_per_partition : int
+        Target sessions per partition when a Parquet cache can be split by row groups.
+    batch_sessions : int
+        Sessions per parsed batch when writing the cache (the loader's memory bound).
+
+    Returns
+    -------
+    DaskTables
+        ``sessions``, ``states``, ``events``, ``event_parameters``, ``user_attributes``,
+        ``experiments`` (the requested ones): Dask DataFrames with the columns and dtypes of
+        the pandas tables (see :func:`leanplum_notebook.load.load`).
+
+    Raises
+    ------
+    ValidationError
+        A bad argument, before anything is read.
+    """
+    from .errors import ValidationError
+    from .load import _check_columns, _check_days, _check_tables
+
+    table_names = _check_tables(tables)
+    column_names = _check_columns(columns, table_names)
+    wanted_days = _check_days(days)
+    for name, value in (
+        ("sessions_per_partition", sessions_per_partition),
+        ("batch_sessions", batch_sessions),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(name, f"expected a positive int, not {value!r}")
+    so = dict(storage_options or {})
+    urls = _as_urls(source)
+    if urls is not None:
+        units = _url_units(
+            urls, so, days=wanted_days, sessions_per_partition=sessions_per_partition
+        )
+    else:
+        if so:
+            raise ValidationError("storage_options", "only apply to URL sources (s3://...)")
+        units = _local_units(
+            source,
+            days=wanted_days,
+            use_parquet=use_parquet,
+            batch_sessions=batch_sessions,
+            sessions_per_partition=sessions_per_partition,
+        )
+    options = Options(tuple(sorted(so.items())), batch_sessions)
+    token = dask.base.tokenize(units, options)
+    frames: dict[str, dd.DataFrame] = {}
+    for name in table_names:
+        cols = tuple(column_names[name])
+        frame = dd.from_map(
+            read_unit,
+            units,
+            table=name,
+            columns=cols,
+            options=options,
+            meta=_unknown_categories(empty_frame(name, cols)),
+            label=f"leanplum-{name}",
+            enforce_metadata=False,
+        )
+        _ALIGNED[frame._name] = token
+        frames[name] = frame
+    logger.info("loaded %d table(s) in %d partition(s) each", len(frames), len(units))
+    return DaskTables(frames, units)
+
+
+def _as_urls(source: Any) -> list[str] | None:
+    if isinstance(source, str) and is_url(source):
+        return [source]
+    if (
+        isinstance(source, (list, tuple))
+        and source
+        and all(isinstance(s, str) and is_url(s) for s in source)
+    ):
+        return list(source)
+    return None
+
+
+def _unknown_categories(meta: pd.DataFrame) -> pd.DataFrame:
+    # Each partition has its own categories: tell Dask they are not known up front.
+    from dask.dataframe.utils import clear_known_categories
+
+    return clear_known_categories(meta)
+
+
+# ---------------------------------------------------------------------------------------
+# Joins and reductions
+
+
+def _aligned(*frames: dd.DataFrame) -> bool:
+    tokens = {_ALIGNED.get(f._name) for f in frames}
+    return len(tokens) == 1 and None not in tokens
+
+
+def _pairwise(
+    func: Callable[..., pd.DataFrame],
+    left: dd.DataFrame,
+    right: dd.DataFrame,
+    *,
+    left_on: str = "sessionId",
+    right_on: str = "sessionId",
+    **kwargs: Any,
+) -> dd.DataFrame:
+    """Apply ``func(left_part, right_part, **kwargs)`` to partitions holding the same keys.
+
+    Frames from one :func:`load_dask` already line up; others are shuffled on the key
+    into the same number of partitions first.
+    """
+    meta = func(left._meta, right._meta, **kwargs)
+    if not _aligned(left, right) or left.npartitions != right.npartitions:
+        n = max(left.npartitions, right.npartitions)
+        left = left.shuffle(left_on, npartitions=n)
+        right = right.shuffle(right_on, npartitions=n)
+    return dd.map_partitions(
+        func, left, right, meta=meta, align_dataframes=False, enforce_metadata=False, **kwargs
+    )
+
+
+def events_with_sessions(
+    events: dd.DataFrame, sessions: dd.DataFrame, **kwargs: Any
+) -> dd.DataFrame:
+    """Events with their session's columns, as :func:`leanplum_notebook.joins.events_with_sessions`.
+
+    Runs the pandas join partition by partition (no shuffle for tables of one
+    :func:`load_dask`; a shuffle on ``sessionId`` otherwise).
+
+    Parameters
+    ----------
+    events, sessions : dask DataFrame
+        The events and sessions tables.
+    **kwargs
+        Passed to the pandas join (e.g. ``columns=``).
+
+    Returns
+    -------
+    dask DataFrame
+        The columns of the pandas join.
+    """
+    from . import joins
+
+    return _pairwise(joins.events_with_sessions, events, sessions, **kwargs)
+
+
+def _user_day_part(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
+    """Distinct (userId, day) of real sessions on the ``tz`` calendar (naive day)."""
+    up = metrics._user_periods(part, tz, "D")
+    return up.rename(columns={"period": "day"})
+
+
+def _first_run_part(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
+    """Per user: earliest userStart, and the offset of the earliest-start session with one.
+
+    Associative (min and arg-min), so applying it again to concatenated results of
+    partitions gives the answer over all of them; mirrors ``metrics._first_run_periods``:
+    real sessions with a userStart, offset = first non-missing by session start.
+    """
+    real = metrics._real_sessions(part)
+    s = real.dropna(subset=["userStart", "userId"])
+    first = s.groupby("userId", sort=False, observed=True)["userStart"].min()
+    out = pd.DataFrame({"userId": first.index.astype("string"), "userStart": first.to_numpy()})
+    if tz == "local":
+        with_offset = s.dropna(subset=["timezoneOffset", "start"])
+        with_offset = with_offset.sort_values("start", kind="stable")
+        earliest = with_offset.drop_duplicates("userId", keep="first")
+        offsets = pd.DataFrame(
+            {
+                "userId": earliest["userId"].astype("string").to_numpy(),
+                "first_start": earliest["start"].to_numpy(),
+                "timezoneOffset": earliest["timezoneOffset"].astype("Int64").to_numpy(),
+            }
+        )
+        out = out.merge(offsets, on="userId", how="left")
+    return out
+
+
+def _first_run_combine(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
+    first = part.groupby("userId", sort=False, observed=True)["userStart"].min()
+    out = pd.DataFrame({"userId": first.index.astype("string"), "userStart": first.to_numpy()})
+    if tz == "local":
+        s = part.dropna(subset=["first_start"]).sort_values("first_start", kind="stable")
+        earliest = s.drop_duplicates("userId", keep="first")[
+            ["userId", "first_start", "timezoneOffset"]
+        ]
+        out = out.merge(earliest, on="userId", how="left")
+    return out
+
+
+def _user_days(sessions: dd.DataFrame, tz: TimeZone) -> dd.DataFrame:
+    cols = [c for c in ("userId", "start", "isSession", "timezoneOffset") if c in sessions]
+    meta = _user_day_part(sessions._meta[cols], tz)
+    pairs = sessions[cols].map_partitions(_user_day_part, tz, meta=meta)
+    return pairs.drop_duplicates(split_out=max(1, sessions.npartitions // 16))
+
+
+def _first_runs(sessions: dd.DataFrame, tz: TimeZone) -> dd.DataFrame:
+    cols = [
+        c for c in ("userId", "userStart", "start", "isSession", "timezoneOffset") if c in sessions
+    ]
+    meta = _first_run_part(sessions._meta[cols], tz)
+    partial = sessions[cols].map_partitions(_first_run_part, tz, meta=meta)
+    n = max(1, sessions.npartitions // 16)
+    if n > 1:
+        partial = partial.shuffle("userId", npartitions=n)
+    else:
+        partial = partial.repartition(npartitions=1)
+    return partial.map_partitions(_first_run_combine, tz, meta=_first_run_combine(meta, tz))
+
+
+def _as_utc(naive: pd.Series | np.ndarray) -> pd.Series:
+    """Naive wall-clock times -> the same digits marked UTC (datetime64[ms, UTC])."""
+    values = pd.Series(naive).astype("datetime64[ns]")
+    return values.dt.tz_localize("UTC").astype("datetime64[ms, UTC]")
+
+
+def _synthetic_sessions(
+    user_days: pd.DataFrame, first_runs: pd.DataFrame | None, tz: TimeZone
+) -> pd.DataFrame:
+    """A sessions table that gives every user-day metric the same answer with tz="utc".
+
+    One row per distinct (user, day): ``start`` is the day on the ``tz`` calendar (its wall
+    clock digits marked UTC); ``userStart`` the user's first-run wall time on that calendar.
+    """
+    frame = pd.DataFrame(
+        {
+            "userId": user_days["userId"].astype("string").to_numpy(),
+            "start": _as_utc(user_days["day"].to_numpy()).to_numpy(),
+        }
+    )
+    if first_runs is not None:
+        offsets = first_runs["timezoneOffset"] if tz == "local" else None
+        wall = metrics.local_times(
+            first_runs["userStart"].astype("datetime64[ms, UTC]"), tz, offsets
+        )
+        runs = pd.DataFrame(
+            {
+                "userId": first_runs["userId"].astype("string").to_numpy(),
+                "userStart": _as_utc(wall.to_numpy()).to_numpy(),
+            }
+        )
+        frame = frame.merge(runs, on="userId", how="outer")
+    frame = frame.sort_values(["userId", "start"], kind="stable", ignore_index=True)
+    frame.insert(0, "sessionId", np.arange(len(frame), dtype="int64"))
+    frame["isSession"] = pd.array([True] * len(frame), dtype="boolean")
+    return frame
+
+
+def _session_reduction(sessions: dd.DataFrame, tz: TimeZone, *, first_run: bool) -> pd.DataFrame:
+    metrics._check_tz(tz)
+    user_days = _user_days(sessions, tz)
+    if first_run:
+        days_pd, runs_pd = dask.compute(user_days, _first_runs(sessions, tz))
+        return _synthetic_sessions(days_pd, runs_pd, tz)
+    (days_pd,) = dask.compute(user_days)
+    return _synthetic_sessions(days_pd, None, tz)
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics (same names and arguments as leanplum_notebook.metrics)
+
+
+def active_users(
+    sessions: dd.DataFrame, *, freq: str = "D", tz: TimeZone = "pacific"
+) -> pd.DataFrame:
+    """Distinct active users per day, week or month: :func:`metrics.active_users` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``period`` (datetime64, naive), ``active_users`` (int64).
+    """
+    metrics._check_freq(freq)
+    syn = _session_reduction(sessions, tz, first_run=False)
+    return metrics.active_users(syn, freq=freq, tz="utc")
+
+
+def engagement(sessions: dd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
+    """DAU, WAU, MAU and stickiness per day: :func:`metrics.engagement` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``day``, ``dau``, ``wau``, ``mau``, ``stickiness``.
+    """
+    syn = _session_reduction(sessions, tz, first_run=False)
+    return metrics.engagement(syn, tz="utc")
+
+
+def new_users(sessions: dd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
+    """New users per day by first run: :func:`metrics.new_users` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``day``, ``new_users``.
+    """
+    syn = _session_reduction(sessions, tz, first_run=True)
+    return metrics.new_users(syn, tz="utc")
+
+
+def retention(
+    sessions: dd.DataFrame,
+    *,
+    period: Literal["day", "week", "month"] = "day",
+    kind: Literal["classic", "rolling"] = "classic",
+    max_periods: int = 30,
+    tz: TimeZone = "pacific",
+    cohort_by: Literal["first_run", "first_session"] = "first_run",
+) -> pd.DataFrame:
+    """Cohort retention table: :func:`metrics.retention` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        Index ``cohort``; columns ``cohort_size`` then ``0 .. max_periods``.
+    """
+    syn = _session_reduction(sessions, tz, first_run=cohort_by == "first_run")
+    return metrics.retention(
+        syn, period=period, kind=kind, max_periods=max_periods, tz="utc", cohort_by=cohort_by
+    )
+
+
+def _named_events(events: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    keep = events["eventName"].astype("string").isin(list(names)).fillna(False)
+    return events.loc[keep.to_numpy(dtype=bool)]
+
+
+def _purchases_part(
+    events: pd.DataFrame, sessions: pd.DataFrame, event: str, tz: TimeZone
+) -> pd.DataFrame:
+    """Purchase events of a partition: userId, wall time on ``tz``, value."""
+    ev = metrics._events_with_users(_named_events(events, [event]), sessions)
+    times = metrics._event_times(ev, tz) if len(ev) else pd.Series(dtype="datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "userId": ev["userId"].astype("string").to_numpy(),
+            "t": pd.Series(times.to_numpy(), dtype="datetime64[ns]").to_numpy(),
+            "value": ev["value"].astype("float64").to_numpy(),
+        }
+    )
+
+
+def _purchases(
+    events: dd.DataFrame, sessions: dd.DataFrame, event: str, tz: TimeZone
+) -> dd.DataFrame:
+    ev_cols = [c for c in ("sessionId", "eventName", "start", "value") if c in events]
+    s_cols = [c for c in ("sessionId", "userId", "timezoneOffset") if c in sessions]
+    return _pairwise(_purchases_part, events[ev_cols], sessions[s_cols], event=event, tz=tz)
+
+
+def revenue(
+    events: dd.DataFrame,
+    sessions: dd.DataFrame,
+    *,
+    event: str = "Purchase",
+    tz: TimeZone = "pacific",
+) -> pd.DataFrame:
+    """Revenue, paying users, ARPDAU and ARPPU per day: :func:`metrics.revenue` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``day``, ``revenue``, ``paying_users``, ``active_users``, ``arpdau``, ``arppu``.
+    """
+    metrics._check_tz(tz)
+    buys_dd = _purchases(events, sessions, event, tz)
+    days_pd, buys = dask.compute(_user_days(sessions, tz), buys_dd)
+    syn = _synthetic_sessions(days_pd, None, tz)
+    # Purchases hang off sessions that are not sessions (isSession=False): they map the
+    # purchase to its user without making anyone active, exactly as in the pandas metric.
+    ids = np.arange(len(syn), len(syn) + len(buys), dtype="int64")
+    buyers = pd.DataFrame(
+        {
+            "sessionId": ids,
+            "userId": buys["userId"].astype("string").to_numpy(),
+            "start": _as_utc(buys["t"].to_numpy()).to_numpy(),
+            "isSession": pd.array([False] * len(buys), dtype="boolean"),
+        }
+    )
+    syn_sessions = pd.concat([syn[list(buyers.columns)], buyers], ignore_index=True)
+    syn_events = pd.DataFrame(
+        {
+            "sessionId": ids,
+            "eventName": pd.Series([event] * len(buys), dtype="string"),
+            "start": buyers["start"].to_numpy(),
+            "value": buys["value"].to_numpy(dtype="float64"),
+        }
+    )
+    return metrics.revenue(syn_events, syn_sessions, event=event, tz="utc")
+
+
+def _entries_part(experiments: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """First entry (earliest session start) of each (experiment, user, variant)."""
+    members = experiments[["experimentId", "sessionId", "variantId"]].merge(
+        sessions[["sessionId", "userId", "start"]].drop_duplicates("sessionId"), on="sessionId"
+    )
+    members = members.dropna(subset=["userId", "start"]).sort_values("start", kind="stable")
+    members = members.drop_duplicates(["experimentId", "userId", "variantId"], keep="first")
+    return pd.DataFrame(
+        {
+            "experimentId": members["experimentId"].to_numpy(dtype="int64"),
+            "userId": members["userId"].astype("string").to_numpy(),
+            "variantId": members["variantId"].to_numpy(dtype="int64"),
+            "start": members["start"].to_numpy(),
+        }
+    )
+
+
+def experiment_results(
+    experiments: dd.DataFrame,
+    sessions: dd.DataFrame,
+    events: dd.DataFrame,
+    *,
+    conversion_event: str = "Purchase",
+    confidence: float = 0.95,
+    control: int | dict[int, int] | None = None,
+) -> pd.DataFrame:
+    """A/B results by variant with intervals: :func:`metrics.experiment_results` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`metrics.experiment_results` (``experimentId``, ``variantId``,
+        ``is_control``, ``users``, ``converters``, ``conversion`` ... ``rpu_lift_high``).
+    """
+    metrics._z(confidence)
+    s_cols = ["sessionId", "userId", "start"]
+    entries_dd = _pairwise(
+        _entries_part, experiments[["experimentId", "sessionId", "variantId"]], sessions[s_cols]
+    )
+    buys_dd = _purchases(events, sessions[s_cols], conversion_event, "utc")
+    entries, buys = dask.compute(entries_dd, buys_dd)
+    # Partitions reduce independently: keep each (experiment, user, variant) once, earliest.
+    entries = entries.sort_values("start", kind="stable")
+    entries = entries.drop_duplicates(["experimentId", "userId", "variantId"], keep="first")
+    n = len(entries)
+    ids = np.arange(n, dtype="int64")
+    buy_ids = np.arange(n, n + len(buys), dtype="int64")
+    syn_experiments = pd.DataFrame(
+        {
+            "experimentId": entries["experimentId"].to_numpy(dtype="int64"),
+            "sessionId": ids,
+            "variantId": entries["variantId"].to_numpy(dtype="int64"),
+        }
+    )
+    syn_sessions = pd.DataFrame(
+        {
+            "sessionId": np.concatenate([ids, buy_ids]),
+            "userId": pd.array(
+                [*entries["userId"].astype(str), *buys["userId"].astype(str)], dtype="string"
+            ),
+            "start": pd.concat(
+                [entries["start"].astype("datetime64[ms, UTC]"), _as_utc(buys["t"].to_numpy())],
+                ignore_index=True,
+            ).to_numpy(),
+        }
+    )
+    syn_sessions["start"] = pd.Series(syn_sessions["start"]).astype("datetime64[ms, UTC]")
+    syn_events = pd.DataFrame(
+        {
+            "sessionId": buy_ids,
+            "eventName": pd.Series([conversion_event] * len(buys), dtype="string"),
+            "start": _as_utc(buys["t"].to_numpy()).to_numpy(),
+            "value": buys["value"].to_numpy(dtype="float64"),
+        }
+    )
+    return metrics.experiment_results(
+        syn_experiments,
+        syn_sessions,
+        syn_events,
+        conversion_event=conversion_event,
+        confidence=confidence,
+        control=control,
+    )
+
+
+def _funnel_events_part(
+    events: pd.DataFrame,
+    sessions: pd.DataFrame,
+    steps: tuple[str, ...],
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Step events with their user and their place in the table (partition, row)."""
+    number = partition_info["number"] if partition_info else 0
+    named = _named_events(events, steps)
+    named = named.assign(_row=np.arange(len(named), dtype="int64"))
+    ev = metrics._events_with_users(named, sessions)
+    return pd.DataFrame(
+        {
+            "userId": ev["userId"].astype("string").to_numpy(),
+            "eventName": ev["eventName"].astype("string").to_numpy(),
+            "start": ev["start"].to_numpy(),
+            "_part": np.full(len(ev), number, dtype="int64"),
+            "_row": ev["_row"].to_numpy(dtype="int64"),
+        }
+    )
+
+
+def _funnel_users_part(
+    part: pd.DataFrame, steps: tuple[str, ...], within: pd.Timedelta
+) -> pd.DataFrame:
+    """Users reaching each step, for a partition holding all events of its users."""
+    # table order of the original events breaks ties between equal times, as in pandas
+    part = part.sort_values(["_part", "_row"], kind="stable", ignore_index=True)
+    users = part["userId"].astype("string")
+    codes, uniques = pd.factorize(users)
+    syn_sessions = pd.DataFrame(
+        {"sessionId": np.arange(len(uniques), dtype="int64"), "userId": uniques.astype("string")}
+    )
+    syn_events = pd.DataFrame(
+        {
+            "sessionId": codes.astype("int64"),
+            "eventName": part["eventName"].to_numpy(),
+            "start": part["start"].to_numpy(),
+        }
+    )
+    result = metrics.funnel(syn_events, syn_sessions, list(steps), within=within)
+    return pd.DataFrame(
+        {"step_index": np.arange(len(steps), dtype="int64"), "users": result["users"].to_numpy()}
+    )
+
+
+def _funnel_frame(steps: Sequence[str], users: np.ndarray) -> pd.DataFrame:
+    """The funnel table from users per step, with the formulas of :func:`metrics.funnel`."""
+    users = users.astype("int64")
+    first = users[0]
+    conversion = users / first if first else np.full(len(users), np.nan)
+    prev = np.concatenate([[first], users[:-1]]).astype("float64")
+    drop = np.divide(prev - users, prev, out=np.full(len(users), np.nan), where=prev > 0)
+    drop[0] = 0.0 if first else np.nan
+    return pd.DataFrame(
+        {
+            "step": pd.Series(list(steps), dtype="string"),
+            "users": users,
+            "conversion": conversion.astype("float64"),
+            "drop_off": drop,
+        }
+    )
+
+
+def funnel(
+    events: dd.DataFrame,
+    sessions: dd.DataFrame,
+    steps: list[str],
+    *,
+    within: pd.Timedelta | str = "1D",
+) -> pd.DataFrame:
+    """Ordered conversion funnel per user: :func:`metrics.funnel` on Dask.
+
+    The step events are joined to their users partition by partition, shuffled on
+    ``userId`` so each user's events meet in one partition, and the pandas funnel runs on
+    each; users are disjoint between partitions, so their counts add up.
+
+    Returns
+    -------
+    DataFrame
+        ``step``, ``users``, ``conversion``, ``drop_off``.
+    """
+    steps = list(steps)
+    if not steps:
+        raise ValueError("funnel needs at least one step")
+    within = pd.Timedelta(within)
+    if within < pd.Timedelta(0):
+        raise ValueError(f"within must not be negative, got {within}")
+    named = _pairwise(
+        _funnel_events_part,
+        events[["sessionId", "eventName", "start"]],
+        sessions[["sessionId", "userId"]],
+        steps=tuple(steps),
+    )
+    n = max(1, named.npartitions // 8)
+    by_user = named.shuffle("userId", npartitions=n) if n > 1 else named.repartition(npartitions=1)
+    meta = _funnel_users_part(named._meta, tuple(steps), within)
+    counts = by_user.map_partitions(
+        _funnel_users_part, tuple(steps), within, meta=meta, enforce_metadata=False
+    )
+    per_part = counts.compute()
+    users = per_part.groupby("step_index")["users"].sum().reindex(range(len(steps)), fill_value=0)
+    return _funnel_frame(steps, users.to_numpy(dtype="int64"))
+
+
+def _top_events_part(
+    events: pd.DataFrame, sessions: pd.DataFrame | None, exclude_messages: bool
+) -> pd.DataFrame:
+    ev = events
+    if sessions is not None and "userId" not in ev.columns:
+        ev = metrics._events_with_users(ev, sessions)
+    if exclude_messages:
+        ev = ev.loc[~metrics._is_message(ev["eventName"])]
+    frame = pd.DataFrame(
+        {
+            "eventName": ev["eventName"].astype("string").to_numpy(),
+            "sessionId": ev["sessionId"].to_numpy(dtype="int64"),
+            "userId": (
+                ev["userId"].astype("string").to_numpy()
+                if "userId" in ev.columns
+                else pd.array([pd.NA] * len(ev), dtype="string")
+            ),
+        }
+    )
+    return frame.dropna(subset=["eventName"])
+
+
+def top_events(
+    events: dd.DataFrame,
+    *,
+    n: int = 10,
+    exclude_messages: bool = True,
+    sessions: dd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The most frequent events with distinct sessions and users: :func:`metrics.top_events`.
+
+    Returns
+    -------
+    DataFrame
+        ``eventName`` (str), ``count`` (int64), ``sessions`` (int64), ``users`` (Int64).
+    """
+    with_users = "userId" in events.columns or sessions is not None
+    ev_cols = [c for c in ("sessionId", "eventName", "start", "userId") if c in events.columns]
+    if sessions is not None and "userId" not in events.columns:
+        rows = _pairwise(
+            _top_events_part,
+            events[ev_cols],
+            sessions[["sessionId", "userId"]],
+            exclude_messages=exclude_messages,
+        )
+    else:
+        meta = _top_events_part(events._meta[ev_cols], None, exclude_messages)
+        rows = events[ev_cols].map_partitions(_top_events_part, None, exclude_messages, meta=meta)
+    split = max(1, rows.npartitions // 16)
+    counts = rows.groupby("eventName").size(split_out=1)
+    per_session = rows[["eventName", "sessionId"]].drop_duplicates(split_out=split)
+    n_sessions = per_session.groupby("eventName").size(split_out=1)
+    parts: list[Any] = [counts, n_sessions]
+    if with_users:
+        per_user = rows[["eventName", "userId"]].dropna().drop_duplicates(split_out=split)
+        parts.append(per_user.groupby("eventName").size(split_out=1))
+    computed = dask.compute(*parts)
+    out = pd.DataFrame({"count": computed[0], "sessions": computed[1]})
+    out.index = out.index.astype("string")
+    if with_users:
+        users = computed[2]
+        users.index = users.index.astype("string")
+        out["users"] = users.reindex(out.index, fill_value=0).astype("Int64")
+    else:
+        out["users"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    out.index.name = "eventName"
+    out = out.reset_index().sort_values(["count", "eventName"], ascending=[False, True])
+    out = out.head(n).reset_index(drop=True)
+    out["eventName"] = out["eventName"].astype("string")
+    out["count"] = out["count"].astype("int64")
+    out["sessions"] = out["sessions"].fillna(0).astype("int64")
+    return out[["eventName", "count", "sessions", "users"]]
