@@ -263,6 +263,8 @@ def history() -> dict[str, Any]:
     funnel = dict.fromkeys(("Open Store", "View Item", "Add To Cart", "Purchase"), 0)
     sent = opened = 0
     versions: dict[date, set[str]] = defaultdict(set)
+    local_hours = [0] * 24
+    durations: list[float] = []
     for day in gen.days:
         records = gen.sessions_for_day(day)
         per_day[day] = sum(1 for r in records if r.line["isSession"])
@@ -274,6 +276,8 @@ def history() -> dict[str, Any]:
             if not line["isSession"]:
                 continue
             active[day].add(line["userId"])
+            local_hours[int((rec.start + line["timezoneOffsetSeconds"]) % 86400 // 3600)] += 1
+            durations.append(line["duration"])
             joined[line["userId"]] = _pacific_day(float(line["firstRun"]))
             versions[day].add(line["appVersion"])
             for name in funnel:
@@ -292,6 +296,8 @@ def history() -> dict[str, Any]:
         "sent": sent,
         "opened": opened,
         "versions": versions,
+        "local_hours": local_hours,
+        "durations": durations,
     }
 
 
@@ -352,3 +358,15 @@ def test_realism_the_effective_variant_converts_more(history: dict[str, Any]) ->
     assert lift > 1.12, lift
     tutorial = experiments["Onboarding Tutorial"]
     assert math.isclose(rate(tutorial, 0), rate(tutorial, 1), rel_tol=0.15)
+
+
+@pytest.mark.slow
+def test_realism_daily_cycle_and_session_lengths(history: dict[str, Any]) -> None:
+    hours = history["local_hours"]
+    evening = sum(hours[19:22]) / 3
+    night = sum(hours[2:5]) / 3
+    assert evening > 4 * night
+    durations = history["durations"]
+    assert 60 < statistics.median(durations) < 600
+    long = sum(1 for d in durations if d > 8 * 3600)
+    assert 0 < long < 0.01 * len(durations)
