@@ -50,7 +50,15 @@ import orjson
 
 from .generator import JavaFloat, java_double
 
-__all__ = ["CSV_COLUMNS", "csv_rows", "csv_text", "dumps_line", "write_csv", "write_json"]
+__all__ = [
+    "CSV_COLUMNS",
+    "csv_rows",
+    "csv_text",
+    "dumps_line",
+    "iter_lines",
+    "write_csv",
+    "write_json",
+]
 
 logger = logging.getLogger(__name__)
 
