@@ -63,6 +63,47 @@ def file_names(urls: Sequence[str]) -> list[str]:
     return names
 
 
+def _probe(
+    url: str,
+    path: Path,
+    *,
+    session: requests.Session,
+    timeout: tuple[float, float],
+    advance: Callable[[int], None],
+) -> bool:
+    """Ask for the bytes after the end of ``<path>.part``; True when the server has none.
+
+    A response that lied about its length (a short body with a matching
+    ``Content-Length``) only shows in the job's total; this finds the short file and
+    completes it.
+    """
+    part = path.with_name(path.name + ".part")
+    if not part.exists():
+        return True  # already renamed: complete
+    have = part.stat().st_size
+    with session.get(url, headers={"Range": f"bytes={have}-"}, stream=True, timeout=timeout) as r:
+        if r.status_code == 416:
+            m = _TOTAL_RE.match(r.headers.get("Content-Range", ""))
+            return m is None or int(m.group(1)) == have
+        if r.status_code in (404, 410):
+            raise FilesExpired(f"{path.name} is gone from the storage host (HTTP {r.status_code})")
+        if r.status_code not in (200, 206):
+            raise _Broken(f"HTTP {r.status_code} while checking {path.name}")
+        mode = "ab" if r.status_code == 206 else "wb"
+        if mode == "wb":
+            advance(-have)
+        with open(part, mode) as fh:
+            for chunk in r.iter_content(CHUNK):
+                fh.write(chunk)
+                advance(len(chunk))
+    return False
+
+
+def _size(path: Path) -> int:
+    part = path.with_name(path.name + ".part")
+    return part.stat().st_size if part.exists() else path.stat().st_size
+
+
 def _download_one(
     url: str,
     path: Path,
@@ -75,7 +116,7 @@ def _download_one(
     cancelled: threading.Event,
 ) -> int:
     if path.is_file():
-        return path.stat().st_size  # renamed only when complete
+        return path.stat().st_size  # final names are given only to a complete set
     part = path.with_name(path.name + ".part")
     last_error = "no attempt"
     for attempt in range(attempts):
@@ -94,8 +135,7 @@ def _download_one(
                 if r.status_code == 416 and have:
                     m = _TOTAL_RE.match(r.headers.get("Content-Range", ""))
                     if m and int(m.group(1)) == have:
-                        os.replace(part, path)
-                        return have
+                        return have  # the .part already holds the whole file
                     part.unlink()
                     raise _Broken("416 for a partial file; starting over")
                 if r.status_code == 206 and have:
@@ -130,8 +170,7 @@ def _download_one(
                 size = part.stat().st_size
                 if total is not None and size != total:
                     raise _Broken(f"file is {size} bytes, expected {total}")
-                os.replace(part, path)
-                return size
+                return size  # still .part: renamed once the whole job checks out
         except (requests.RequestException, _Broken) as exc:
             last_error = (
                 f"{type(exc).__name__}: {exc}" if isinstance(exc, _Broken) else (type(exc).__name__)
@@ -234,10 +273,42 @@ def download_files(
                 # an expired file explains everything else: report that first
                 raise next((e for e in errors if isinstance(e, FilesExpired)), errors[0])
             sizes = [f.result() for f in futures]
-    total = sum(sizes)
-    if expected_bytes is not None and total != expected_bytes:
+
+        # numBytes is the sum of the file sizes (spec 7.12); a mismatch means a response was
+        # short without saying so: ask each file for the bytes after its end
+        confirmed = expected_bytes is None or sum(sizes) == expected_bytes
+        for _ in range(attempts):
+            if confirmed:
+                break
+            logger.info("got %d bytes, numBytes=%s: checking each file", sum(sizes), expected_bytes)
+            try:
+                whole = [
+                    _probe(u, dest / n, session=session, timeout=timeout, advance=advance)
+                    for u, n in zip(urls, names, strict=True)
+                ]
+            except (requests.RequestException, _Broken) as exc:
+                logger.info("size check broke (%s); retrying", type(exc).__name__)
+                sleep(0.5)
+                continue
+            sizes = [_size(dest / n) for n in names]
+            if sum(sizes) == expected_bytes:
+                confirmed = True
+            elif all(whole):
+                # the storage host says every file is whole: numBytes means something else
+                logger.warning(
+                    "numBytes=%s differs from the files' total %d, but the storage host "
+                    "confirms every file is complete; keeping them",
+                    expected_bytes,
+                    sum(sizes),
+                )
+                confirmed = True
+    if not confirmed:
         raise DownloadError(
-            f"downloaded {total} bytes in {len(urls)} file(s) but the job reported numBytes="
-            f"{expected_bytes}"
+            f"downloaded {sum(sizes)} bytes in {len(urls)} file(s) but the job reported "
+            f"numBytes={expected_bytes}; the partial files are kept for the next attempt"
         )
+    for name in names:
+        part = dest / (name + ".part")
+        if part.exists():
+            os.replace(part, dest / name)  # the whole set checks out: final names
     return [{"url": u, "name": n, "size": s} for u, n, s in zip(urls, names, sizes, strict=True)]
