@@ -2,8 +2,9 @@
 
 Starts the simulator (no credentials, no network beyond 127.0.0.1), exports the recent days,
 loads the six tables, computes the headline metrics, draws the overview chart and renders the
-HTML report, then says where everything is. The pipeline part is :func:`run_demo` (no
-printing); ``add_arguments``/``run`` are the command line around it.
+HTML report, then says where everything is. The pipeline part is :func:`run_pipeline` (no
+printing); ``add_arguments``/``run`` are the command line around it (``cli.py`` calls
+``run_<command>`` when a module has one, so the pipeline function is not named ``run_demo``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from .errors import LeanplumError
 
-__all__ = ["DemoResult", "add_arguments", "run", "run_demo"]
+__all__ = ["DemoResult", "add_arguments", "run", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def headline_numbers(tables: Any) -> dict[str, Any]:
     }
 
 
-def run_demo(
+def run_pipeline(
     out: str | Path = "out",
     *,
     days: int = 28,
@@ -174,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook demo``; print where the report is and the headline numbers."""
     started = time.perf_counter()
     try:
-        result = run_demo(args.out, days=args.days, seed=args.seed, progress=not args.no_progress)
+        result = run_pipeline(
+            args.out, days=args.days, seed=args.seed, progress=not args.no_progress
+        )
     except (LeanplumError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -168,6 +168,7 @@ def _to_html(notebook_path: Path, title: str) -> str:
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        exclude_anchor_links=True,
         embed_images=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
@@ -301,6 +302,7 @@ def render_report(
                 str(executed),
                 parameters=parameters,
                 kernel_name=kernel_name,
+                language="python",
                 progress_bar=False,
                 cwd=tmp,
                 km=_kernel_manager(kernel_name, extra_env),
