@@ -635,7 +635,8 @@ def fetch(
     on_progress
         Called with a :class:`ProgressEvent` at each step.
     timeout
-        Overall deadline in seconds (waiting for the lock, the jobs and the downloads).
+        Overall deadline in seconds for waiting on the cache lock and on the jobs
+        (each download request has its own connect/read timeouts).
     session
         ``requests.Session`` to use.
     clock, sleep

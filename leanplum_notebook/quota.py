@@ -162,6 +162,8 @@ class QuotaLedger:
                 raise self._refusal(self.limit if day["full"] else day["used"], 1, now)
             day["used"] += 1
             day["slots"][token] = {"state": "reserved", "at": now}
+            # keep a week of history; older days no longer matter
+            data["days"] = {k: v for k, v in data["days"].items() if k >= _week_before(key)}
             atomic_write_json(self.path, data)
         return Reservation(day=key, token=token)
 
@@ -201,6 +203,14 @@ class QuotaLedger:
             day = self._day(data, reservation.day)
             day["slots"].setdefault(reservation.token, {}).update(fields)
             atomic_write_json(self.path, data)
+
+
+def _week_before(key: str) -> str:
+    from datetime import timedelta
+
+    from .dates import parse_day
+
+    return format_day(parse_day(key, "day") - timedelta(days=7))
 
 
 def quota(
