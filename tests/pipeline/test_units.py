@@ -377,6 +377,10 @@ def test_ledger_refuses_25th_and_says_when_it_resets(tmp_path: Path) -> None:
     assert (st.used, st.remaining, st.day) == (0, 24, date(2026, 6, 16))
     data = json.loads((tmp_path / "app" / "quota.json").read_text())
     assert data["days"]["20260615"]["full"] is True
+    t[0] += 8 * 86400
+    ledger.reserve()  # a week later the old day is pruned
+    data = json.loads((tmp_path / "app" / "quota.json").read_text())
+    assert list(data["days"]) == ["20260624"]
 
 
 def _reserve_many(path: str, n: int, q: Any) -> None:
