@@ -461,9 +461,12 @@ def retention(
 
     ``"classic"``: fraction of the cohort with a session in period N exactly.
     ``"rolling"``: fraction with a session in period N *or later* (unbounded retention).
-    Cells the data cannot see yet (cohort period + N after the last period with sessions)
-    are NaN. Periods are calendar days, weeks (Monday start) or months; ``isSession = False``
-    records do not make a user active.
+    Only periods the data covers completely are used: a week or month cut by the first or
+    last day of the data would undercount activity, so cohorts start at the first complete
+    period and cells after the last complete period are NaN (not seen yet). Periods are
+    calendar days, weeks (Monday start) or months; ``isSession = False`` records do not make
+    a user active. Rolling retention near the end of the data is low by construction (later
+    returns are not in the data yet).
 
     Parameters
     ----------
@@ -501,7 +504,9 @@ def retention(
     if up.empty:
         return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
     up["p"] = _period_ordinal(up["period"], code)
-    first_p, last_p = int(up["p"].min()), int(up["p"].max())
+    first_p, last_p = _complete_periods(real, tz, code)
+    if first_p > last_p:
+        return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
     if cohort_by == "first_run":
         _require(sessions, ("userStart",), "sessions")
         firsts = _first_run_periods(real, tz, code)
@@ -538,6 +543,25 @@ def retention(
     unseen = cohort_ord[:, None] + np.arange(max_periods + 1)[None, :] > last_p
     fractions[unseen] = np.nan
     return _retention_frame(pd.DatetimeIndex(sizes.index), size_arr, fractions)
+
+
+def _complete_periods(real: pd.DataFrame, tz: TimeZone, code: str) -> tuple[int, int]:
+    """Ordinals of the first and last periods the data covers from their first to last day.
+
+    A week or month cut by the start or end of the data would show too few active users
+    (the missing days), so retention only uses periods the data covers completely.
+    """
+    days = _period_start(_session_times(real, tz), "D").dropna()
+    first_day, last_day = days.min(), days.max()
+    one_day = pd.Timedelta(days=1)
+    edges = pd.Series([first_day, last_day + one_day])
+    starts = _period_start(edges, code)
+    ordinals = _period_ordinal(starts, code)
+    first_p = int(ordinals[0]) + (0 if starts.iloc[0] == first_day else 1)
+    # the period holding last_day + 1 is either the next one or last_day's own, cut short:
+    # either way the one before it is the last complete period
+    last_p = int(ordinals[1]) - 1
+    return first_p, last_p
 
 
 def _retention_frame(

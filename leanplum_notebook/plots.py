@@ -130,6 +130,12 @@ def _no_data(ax: Axes, title: str) -> Axes:
     return ax
 
 
+def _headroom(ax: Axes, factor: float = 1.15) -> None:
+    """y from 0 with room above the data for a legend in the top corner."""
+    top = ax.dataLim.y1 if np.isfinite(ax.dataLim.y1) else 1.0
+    ax.set_ylim(0, max(top, 1e-9) * factor)
+
+
 def _int_axis(ax: Axes, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(MaxNLocator(integer=True))
@@ -166,6 +172,7 @@ def plot_active_users(
     ax: Axes | None = None,
     title: str | None = None,
     xlabel: str = "day (Pacific)",
+    skip_partial: bool = True,
     **kw: Any,
 ) -> Axes:
     """Daily, weekly and monthly active users over time.
@@ -179,6 +186,9 @@ def plot_active_users(
         Where to draw; a new figure when None.
     title, xlabel : str
         Title and x-axis label.
+    skip_partial : bool
+        Leave out WAU (MAU) on the first 6 (29) days, whose window reaches back before the
+        data and so undercounts, when the data is longer than the window.
     **kw
         Passed to ``Axes.plot``.
 
@@ -198,7 +208,13 @@ def plot_active_users(
             ("dau", "DAU", PALETTE[0]),
         ]
         for col, label, color in series:
-            ax.plot(x, data[col].to_numpy(dtype=float), label=label, color=color, **kw)
+            values = data[col].to_numpy(dtype=float)
+            window = {"wau": 7, "mau": 30}.get(col, 1)
+            if skip_partial and len(values) > window:
+                # the first window-1 days count only the part of the window inside the data
+                values = values.copy()
+                values[: window - 1] = np.nan
+            ax.plot(x, values, label=label, color=color, **kw)
         ax.legend(loc="upper left", ncols=3)
     else:
         _require(data, ("period", "active_users"), "plot_active_users")
@@ -209,7 +225,7 @@ def plot_active_users(
             color=kw.pop("color", PALETTE[0]),
             **kw,
         )
-    ax.set_ylim(bottom=0)
+    _headroom(ax)
     ax.set_title(title, loc="left")
     ax.set_ylabel("users")
     _int_axis(ax)
@@ -264,7 +280,7 @@ def plot_stickiness(
     ax.set_ylim(bottom=0)
     ax.set_title(title, loc="left")
     ax.set_ylabel("DAU / MAU (%)")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")
     _date_axis(ax, xlabel)
     _ygrid(ax)
     return ax
@@ -359,17 +375,10 @@ def plot_session_lengths(
         ax.hist(minutes, bins=bins, color=kw.pop("color", PALETTE[0]), **kw)
         ax.set_xlabel("session length (minutes)")
     median = float(np.median(minutes))
-    ax.axvline(median, color=PALETTE[5], linestyle="--", linewidth=1.2)
-    ax.text(
-        median,
-        0.97,
-        f" median {median:.1f} min",
-        transform=ax.get_xaxis_transform(),
-        va="top",
-        ha="left",
-        color=PALETTE[5],
-        fontsize=9,
+    ax.axvline(
+        median, color=PALETTE[5], linestyle="--", linewidth=1.2, label=f"median {median:.1f} min"
     )
+    ax.legend(loc="upper right")
     ax.set_title(title, loc="left")
     ax.set_ylabel("sessions")
     _int_axis(ax)
@@ -738,6 +747,7 @@ def plot_revenue(
         label="revenue",
         **kw,
     )
+    _headroom(ax, 1.2)
     ax.set_title(title, loc="left")
     ax.set_ylabel(f"revenue per day ({currency})")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{currency}{_human(v)}"))
@@ -748,7 +758,7 @@ def plot_revenue(
         twin.plot(x, data["arpdau"].to_numpy(dtype=float), color=PALETTE[5], label="ARPDAU")
         twin.set_ylabel(f"ARPDAU ({currency})", color=PALETTE[5])
         twin.tick_params(axis="y", colors=PALETTE[5])
-        twin.set_ylim(bottom=0)
+        _headroom(twin, 1.2)
         twin.grid(False)
         twin.spines["top"].set_visible(False)
         ax.arpdau_axes = twin  # type: ignore[attr-defined]
@@ -956,6 +966,7 @@ def plot_overview(
         metrics.retention(sessions, period="week", max_periods=8, tz=tz),
         ax=axes[3],
         title="Weekly retention by cohort",
+        colorbar=False,
     )
     plot_retention_curves(
         metrics.retention(sessions, max_periods=30, tz=tz), ax=axes[4], title="Daily retention"

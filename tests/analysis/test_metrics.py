@@ -298,6 +298,25 @@ def test_retention_weekly(build: Any) -> None:
     np.testing.assert_array_equal(r.loc[day(7)].to_numpy(float)[1:], [1, np.nan, np.nan])
 
 
+def test_retention_uses_complete_weeks_only(build: Any) -> None:
+    # data from Wednesday Jan 7 to Wednesday Jan 28: complete weeks are Jan 12 and Jan 19
+    rows = [
+        sess(1, "a", at(2), userStart=at(2)),  # joins in the cut first week: no cohort
+        sess(2, "a", at(23), userStart=at(2)),
+        sess(3, "b", at(7), userStart=at(7)),
+        sess(4, "b", at(15), userStart=at(7)),
+        sess(5, "b", at(22), userStart=at(7)),  # week of Jan 26 is cut short: not seen
+        sess(6, "c", at(14), userStart=at(14)),
+    ]
+    r = metrics.retention(build("sessions", rows), period="week", max_periods=2)
+    assert list(r.index) == [day(7), day(14)]
+    assert r["cohort_size"].tolist() == [1, 1]
+    np.testing.assert_array_equal(r.loc[day(7)].to_numpy(float)[1:], [1, 1, np.nan])
+    np.testing.assert_array_equal(r.loc[day(14)].to_numpy(float)[1:], [1, np.nan, np.nan])
+    short = build("sessions", [*rows[:1], sess(7, "a", at(4), userStart=at(2))])
+    assert metrics.retention(short, period="week").empty  # no complete week at all
+
+
 def test_retention_pacific_versus_utc(build: Any) -> None:
     # Joins 23:00 Pacific Jan 5 (07:00 UTC Jan 6), back 09:00 Pacific Jan 6 (17:00 UTC Jan 6):
     # day 1 in Pacific, day 0 in UTC.

@@ -71,6 +71,19 @@ def test_active_users_lines(engagement: pd.DataFrame) -> None:
     ]
 
 
+def test_active_users_hide_partial_windows() -> None:
+    n = 40
+    data = pd.DataFrame(
+        {"day": days(n), "dau": np.ones(n), "wau": np.full(n, 2.0), "mau": np.full(n, 3.0)}
+    )
+    lines = {line.get_label(): line.get_ydata() for line in plots.plot_active_users(data).lines}
+    assert np.isnan(lines["WAU (7 days)"][:6]).all() and (lines["WAU (7 days)"][6:] == 2).all()
+    assert np.isnan(lines["MAU (30 days)"][:29]).all() and (lines["MAU (30 days)"][29:] == 3).all()
+    assert not np.isnan(lines["DAU"]).any()
+    shown = plots.plot_active_users(data, skip_partial=False).lines
+    assert not any(np.isnan(line.get_ydata()).any() for line in shown)
+
+
 def test_active_users_from_active_users_frame() -> None:
     data = pd.DataFrame({"period": days(2), "active_users": [3, 4]})
     ax = plots.plot_active_users(data)
@@ -104,7 +117,8 @@ def test_session_length_histogram() -> None:
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "session length (minutes, log scale)"
     assert ax.get_ylabel() == "sessions"
-    assert texts(ax) == [" median 1.5 min"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["median 1.5 min"]
+    assert ax.get_lines()[0].get_xdata()[0] == pytest.approx(1.5)
     linear = plots.plot_session_lengths(lengths, log=False, bins=6)
     assert len(linear.patches) == 6 and linear.get_xscale() == "linear"
 
