@@ -173,6 +173,9 @@ def _say(text: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook demo``; print where the report is and the headline numbers."""
+    from .report import quiet_jupyter_logs
+
+    quiet_jupyter_logs()
     started = time.perf_counter()
     try:
         result = run_pipeline(

@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -151,6 +152,10 @@ def _kernel_manager(kernel_name: str, extra_env: Mapping[str, str]) -> Any:
             # Popen's env for the kernel: the credentials never enter the notebook itself.
             env = dict(kw.pop("env", None) or os.environ)
             env.update(extra_env)
+            # The kernel process's own log lines (not cell output, which comes over ZMQ) would
+            # only clutter the terminal of whoever renders the report.
+            kw.setdefault("stdout", subprocess.DEVNULL)
+            kw.setdefault("stderr", subprocess.DEVNULL)
             await super().start_kernel(env=env, **kw)
 
     return _EnvKernelManager(kernel_name=kernel_name)
@@ -171,8 +176,24 @@ def _to_html(notebook_path: Path, title: str) -> str:
         exclude_anchor_links=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    # Charts are matplotlib PNGs without alt text; nbconvert warns once per image otherwise.
+    quiet = _DropMessages("Alternative text is missing")
+    traitlets_log = logging.getLogger("traitlets")
+    traitlets_log.addFilter(quiet)
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    finally:
+        traitlets_log.removeFilter(quiet)
     return _drop_scripts(body)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.I | re.S)
@@ -335,6 +356,11 @@ def render_report(
 # --- command line: leanplum-notebook report ----------------------------------------------
 
 
+def quiet_jupyter_logs() -> None:
+    """CLI only: hide jupyter_client's shutdown chatter (e.g. "Could not destroy zmq context")."""
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``report`` subcommand's options to ``parser``."""
     parser.add_argument("--start", help="first Pacific day, YYYYmmdd (default: 28 days back)")
@@ -353,6 +379,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook report``; print where the report is. Returns the exit code."""
+    quiet_jupyter_logs()
     try:
         path = render_report(
             args.start,
