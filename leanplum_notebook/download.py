@@ -38,6 +38,10 @@ class _Broken(Exception):
     """A transfer ended short; resume it."""
 
 
+class _Cancelled(DownloadError):
+    """Stopped because another file of the job failed (not the cause itself)."""
+
+
 def file_names(urls: Sequence[str]) -> list[str]:
     """Safe, unique local names for the job's file URLs (last path segment, sanitised).
 
@@ -121,7 +125,7 @@ def _download_one(
     last_error = "no attempt"
     for attempt in range(attempts):
         if cancelled.is_set():
-            raise DownloadError(f"{path.name}: cancelled")
+            raise _Cancelled(f"{path.name}: cancelled")
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
@@ -161,7 +165,7 @@ def _download_one(
                 with open(part, mode) as fh:
                     for chunk in r.iter_content(CHUNK):
                         if cancelled.is_set():
-                            raise DownloadError(f"{path.name}: cancelled")
+                            raise _Cancelled(f"{path.name}: cancelled")
                         fh.write(chunk)
                         written += len(chunk)
                         advance(len(chunk))
@@ -271,7 +275,8 @@ def download_files(
             errors = [e for e in (f.exception() for f in futures) if e is not None]
             if errors:
                 # an expired file explains everything else: report that first
-                raise next((e for e in errors if isinstance(e, FilesExpired)), errors[0])
+                causes = [e for e in errors if not isinstance(e, _Cancelled)] or errors
+                raise next((e for e in causes if isinstance(e, FilesExpired)), causes[0])
             sizes = [f.result() for f in futures]
 
         # numBytes is the sum of the file sizes (spec 7.12); a mismatch means a response was

@@ -243,3 +243,28 @@ def test_csv_and_windows_have_their_own_cache(harness: Any) -> None:
     assert win.parts[0].entry_dir.parts[-3] == f"{now - 30 * 86400}-{now}"
     assert h.exports == 2
     assert fetch("20260601", format="csv", **h.kw()).exports_spent == 0
+
+
+def test_crash_mid_download_leaves_nothing_complete_and_resumes(harness: Any) -> None:
+    h = harness()
+
+    def crash_mid_download(event: ProgressEvent) -> None:
+        if event.stage == "download" and (event.done or 0) > 100_000:
+            raise Crash("pulled the plug")
+
+    with pytest.raises(Crash):
+        fetch("20260601", "20260604", on_progress=crash_mid_download, **h.kw())
+    entry_file = next(h.cache_dir.rglob("entry.json"))
+    entry = json.loads(entry_file.read_text())
+    assert entry["complete"] is False and entry["state"] == "FINISHED"
+    files_dir = entry_file.parent / "files"
+    assert list(files_dir.glob("*.part"))  # partial data kept, under temporary names only
+    assert not [p for p in files_dir.iterdir() if not p.name.endswith(".part")]
+    days_json = entry_file.parents[2] / "days.json"
+    assert not days_json.exists() or json.loads(days_json.read_text()) == {}
+    downloads_before = h.sim.stats.downloads
+    again = fetch("20260601", "20260604", **h.kw())
+    assert again.exports_spent == 0 and h.exports == 1  # resumed by job id
+    assert again.parts[0].job_id == entry["job_id"]
+    assert again.parts[0].num_sessions == _lines(again.files)
+    assert h.sim.stats.downloads - downloads_before == len(again.files)
