@@ -19,6 +19,7 @@ import logging
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -107,6 +108,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     simulator: Simulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Through logging, not stderr; a client hanging up mid-request is routine.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            logger.debug("connection from %s ended: %s", client_address[0], type(exc).__name__)
+        else:
+            logger.error("error handling a request from %s", client_address[0], exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):

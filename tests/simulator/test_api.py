@@ -359,3 +359,17 @@ def test_clock_moves_do_not_change_old_results(simulator: Any, api: Any) -> None
     simulator.clock.advance(timedelta(days=3).total_seconds())
     status, again = api.call(simulator, "getExportResults", jobId=result["jobId"])
     assert status == 200 and again == result
+
+
+def test_concurrent_exports_never_exceed_the_quota(make_simulator: Any, api: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sim = make_simulator(pending_seconds=3600)
+
+    def one(_: int) -> int:
+        return int(api.call(sim, "exportData", startDate="20260614")[0])
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(one, range(30)))
+    assert sorted(statuses) == [200] * 24 + [429] * 6
+    assert sim.stats.exports_accepted[(sim.app_id, "2026-06-15")] == 24
