@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -152,6 +153,11 @@ class Settings:
         folder = lookup(os.fspath(cache_dir) if cache_dir is not None else None, ENV_CACHE_DIR)
         root = Path(folder).expanduser() if folder else default_cache_dir()
         return cls(app_id=str(app), export_key=key or "", api_url=url, cache_dir=root)
+
+    @classmethod
+    def from_env(cls, **kw: Any) -> Settings:
+        """Same as :meth:`resolve` (the name used in the design notes)."""
+        return cls.resolve(**kw)
 
 
 def resolve_cache_dir(
