@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import functools
 import ipaddress
 import math
 import re
@@ -23,7 +24,6 @@ import orjson
 
 __all__ = [
     "API_VERSION",
-    "PACIFIC",
     "ApiError",
     "ExportParams",
     "S3Target",
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 API_VERSION = "1.0.6"
-PACIFIC = ZoneInfo("America/Los_Angeles")
 EXPORT_WINDOW_DAYS = 60
 TOO_OLD_MESSAGE = "You cannot export data older than 60 days"
 INVALID_KEY_MESSAGE = "Invalid access key"
@@ -102,9 +101,15 @@ def error_body(message: str) -> dict[str, Any]:
     return envelope({"success": False, "error": {"message": message}})
 
 
+@functools.cache
+def _pacific() -> ZoneInfo:
+    # Loaded on first use, not at import (reading the time zone database is I/O).
+    return ZoneInfo("America/Los_Angeles")
+
+
 def pacific_day(t: float) -> date:
     """The US Pacific calendar day of the Unix time ``t`` (DST-correct)."""
-    return datetime.fromtimestamp(t, PACIFIC).date()
+    return datetime.fromtimestamp(t, _pacific()).date()
 
 
 def _scalar(value: Any, name: str) -> str:

@@ -83,3 +83,12 @@ def test_running_clock_keeps_its_offset() -> None:
     assert clock.now() == pytest.approx(1_003_600.05, abs=1)
     real = SimClock()
     assert real.now() == pytest.approx(time.time(), abs=1)
+
+
+def test_importing_the_simulator_starts_nothing() -> None:
+    code = (
+        "import sys, threading, leanplum_notebook.simulator, leanplum_notebook.simulator.cli; "
+        "print(threading.active_count(), 'boto3' in sys.modules, 'requests' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False", "False"]
