@@ -61,7 +61,15 @@ def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
 
 
 def _session_id(value: Any) -> int:
-    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+    if type(value) is str:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        # int() also takes " 1", "+1", "1_0": only a canonical text takes this fast path.
+        if number is not None and str(number) == value and INT64_MIN <= number <= INT64_MAX:
+            return number
+    elif type(value) is int and INT64_MIN <= value <= INT64_MAX:
         return value
     number = py_id(value)
     if number is None:

@@ -78,7 +78,16 @@ class ParquetSink:
     def _writer(self, table: str) -> pq.ParquetWriter:
         writer = self.writers.get(table)
         if writer is None:
-            writer = pq.ParquetWriter(self.temp[table], ARROW_SCHEMAS[table], compression="zstd")
+            categories = [c for c, kind in STORED_KINDS[table].items() if kind == "category"]
+            writer = pq.ParquetWriter(
+                self.temp[table],
+                ARROW_SCHEMAS[table],
+                compression="zstd",
+                # Dictionary pages only where they pay (low-cardinality text): building them
+                # for random 64-bit ids and free text costs time for nothing.
+                use_dictionary=categories,
+                write_statistics=False,
+            )
             self.writers[table] = writer
         return writer
 

@@ -502,8 +502,47 @@ def _parse_part(
     return total
 
 
-def _select(data: pa.Table, columns: Sequence[str]) -> pa.Table:
-    return data.select(list(columns))
+class _Stored:
+    """One part's stored tables: in its Parquet cache, or in memory."""
+
+    def __init__(self, cache_dir: Path | None, memory: dict[str, pa.Table] | None) -> None:
+        self.cache_dir = cache_dir
+        self.memory = memory
+
+    def read(self, table: str, columns: Sequence[str]) -> pa.Table:
+        if self.memory is not None:
+            return self.memory[table].select(list(columns))
+        assert self.cache_dir is not None
+        return read_table(self.cache_dir, table, columns)
+
+    def drop(self, table: str) -> None:
+        if self.memory is not None:
+            self.memory.pop(table, None)
+
+
+@dataclass
+class _Filter:
+    """Which rows of one part survive the day filter and cross-part deduplication."""
+
+    keep: np.ndarray | None = None  # sessions rows to keep; None keeps everything
+    kept_ids: pa.Array | None = None
+    all_ids: pa.Array | None = None
+    dup_ids: pa.Array | None = None
+
+    def children(self, name: str, child: pa.Table, report: LoadReport) -> pa.Table:
+        if self.keep is None:
+            return child
+        assert self.kept_ids is not None and self.all_ids is not None
+        key = child.column(PARAM_SESSION if name == "event_parameters" else "sessionId")
+        # Rows whose session is not among this part's sessions cannot be judged: kept.
+        mask = pc.or_(
+            pc.is_in(key, value_set=self.kept_ids),
+            pc.invert(pc.is_in(key, value_set=self.all_ids)),
+        )
+        if self.dup_ids is not None and len(self.dup_ids):
+            dups = pc.sum(pc.is_in(key, value_set=self.dup_ids)).as_py()
+            report.duplicates_removed[name] += int(dups or 0)
+        return child.filter(mask)
 
 
 class _Loader:
@@ -538,10 +577,8 @@ class _Loader:
             wanted.add("sessionId")
         return [c for c in STORED_KINDS[table] if c in wanted]
 
-    def needed_tables(self) -> list[str]:
-        return ["sessions", *[name for name in _CHILD_TABLES if name in self.tables]]
-
-    def part_tables(self, parts: list[_Part]) -> list[dict[str, pa.Table]]:
+    def prepare(self, parts: list[_Part]) -> list[_Stored]:
+        """Make sure every part has stored tables (parse what is not cached)."""
         cached: dict[int, dict[str, Any]] = {}
         if self.use_parquet:
             for index, part in enumerate(parts):
@@ -570,11 +607,11 @@ class _Loader:
                 if index in cached:
                     stats = _PartStats.from_meta(cached[index])
                     logger.info("%s: reading the Parquet cache %s", part.job_id, part.cache_dir)
-                    out.append(self._read_cache(part))
+                    out.append(_Stored(part.cache_dir, None))
                     self.report.parts_cached += 1
                 else:
-                    stats, data = self._parse(part, bar)
-                    out.append(data)
+                    stats, stored = self._parse(part, bar)
+                    out.append(stored)
                     self.report.parts_parsed += 1
                 self._account(part, stats)
             return out
@@ -584,14 +621,7 @@ class _Loader:
             if bar is not None:
                 bar.close()
 
-    def _read_cache(self, part: _Part) -> dict[str, pa.Table]:
-        assert part.cache_dir is not None
-        return {
-            name: read_table(part.cache_dir, name, self.read_columns(name))
-            for name in self.needed_tables()
-        }
-
-    def _parse(self, part: _Part, bar: Any) -> tuple[_PartStats, dict[str, pa.Table]]:
+    def _parse(self, part: _Part, bar: Any) -> tuple[_PartStats, _Stored]:
         logger.info("%s: parsing %d %s file(s)", part.job_id, len(part.files), part.format)
         sink: MemorySink | ParquetSink
         sink = MemorySink()
@@ -629,11 +659,8 @@ class _Loader:
             except BaseException:
                 sink.abort()
                 raise
-            return stats, self._read_cache(part)
-        tables = sink.tables()
-        return stats, {
-            name: _select(tables[name], self.read_columns(name)) for name in self.needed_tables()
-        }
+            return stats, _Stored(part.cache_dir, None)
+        return stats, _Stored(None, sink.tables())
 
     def _account(self, part: _Part, stats: _PartStats) -> None:
         report = self.report
@@ -662,64 +689,78 @@ class _Loader:
                     part.num_sessions,
                 )
 
+    def frames(self, parts: list[_Part], stored: list[_Stored]) -> dict[str, pd.DataFrame]:
+        """Read, filter and convert the tables one at a time (bounds the peak memory)."""
+        sessions = [s.read("sessions", self.read_columns("sessions")) for s in stored]
+        filters = _filters(parts, sessions, self.days, self.report)
+        frames: dict[str, pd.DataFrame] = {}
+        wanted = self.columns
+        for name in self.tables:
+            pieces = []
+            for index, part_store in enumerate(stored):
+                if name == "sessions":
+                    piece = sessions[index]
+                else:
+                    piece = part_store.read(name, self.read_columns(name))
+                    piece = filters[index].children(name, piece, self.report)
+                    part_store.drop(name)
+                pieces.append(piece.select(wanted[name]))
+                del piece
+            if name == "sessions":
+                sessions.clear()
+            combined = _concat(pieces)
+            pieces.clear()
+            frames[name] = to_pandas(name, combined, wanted[name])
+            del combined
+        return frames
+
 
 def _pacific_days(start: pa.ChunkedArray) -> pa.ChunkedArray:
     local = pc.local_timestamp(start.cast(pa.timestamp("ms", tz=PACIFIC)))
     return local.cast(pa.date32())
 
 
-def _filter_parts(
+def _filters(
     parts: list[_Part],
-    data: list[dict[str, pa.Table]],
+    sessions: list[pa.Table],
     days: frozenset[date] | None,
     report: LoadReport,
-) -> None:
-    """Apply the day filter and cross-part deduplication in place (newest part wins)."""
+) -> list[_Filter]:
+    """Day filter and cross-part deduplication (newest part wins); filters ``sessions``."""
+    filters = [_Filter() for _ in parts]
     seen = np.empty(0, dtype=np.int64)
+    several = len(parts) > 1
     for index in sorted(range(len(parts)), key=lambda i: parts[i].recency, reverse=True):
-        part, tables = parts[index], data[index]
-        sessions = tables["sessions"]
-        ids = sessions.column("sessionId").to_numpy()
+        table = sessions[index]
+        ids = table.column("sessionId").to_numpy()
         keep = np.ones(len(ids), dtype=bool)
-        wanted_days = _intersect(days, part.days)
+        wanted_days = _intersect(days, parts[index].days)
         if wanted_days is not None and len(ids):
+            start = table.column("start")
             on_day = pc.is_in(
-                _pacific_days(sessions.column("start")),
-                value_set=pa.array(sorted(wanted_days), pa.date32()),
+                _pacific_days(start), value_set=pa.array(sorted(wanted_days), pa.date32())
             )
             # A session without a start cannot be placed on a day: keep it.
-            on_day = pc.or_kleene(on_day, pc.is_null(sessions.column("start")))
+            on_day = pc.or_kleene(on_day, pc.is_null(start))
             keep = on_day.to_numpy(zero_copy_only=False).astype(bool)
             report.sessions_outside_days += int((~keep).sum())
-        duplicate = np.zeros(len(ids), dtype=bool)
+        duplicate = None
         if len(seen) and len(ids):
             duplicate = np.isin(ids, seen) & keep
             keep &= ~duplicate
             report.duplicates_removed["sessions"] += int(duplicate.sum())
-        if keep.all():
-            seen = np.concatenate([seen, ids]) if len(parts) > 1 else seen
-            continue
-        kept_ids = pa.array(ids[keep])
-        all_ids = pa.array(ids)
-        dup_ids = pa.array(ids[duplicate])
-        tables["sessions"] = sessions.filter(pa.array(keep))
-        for name in _CHILD_TABLES:
-            if name not in tables:
-                continue
-            child = tables[name]
-            key = child.column(PARAM_SESSION if name == "event_parameters" else "sessionId")
-            # Rows whose session is not in this part's sessions cannot be judged: kept.
-            mask = pc.or_(
-                pc.is_in(key, value_set=kept_ids),
-                pc.invert(pc.is_in(key, value_set=all_ids)),
-            )
-            if len(dup_ids):
-                report.duplicates_removed[name] += int(
-                    pc.sum(pc.is_in(key, value_set=dup_ids)).as_py() or 0
-                )
-            tables[name] = child.filter(mask)
-        if len(parts) > 1:
+        if several:
             seen = np.concatenate([seen, ids[keep]])
+        if keep.all():
+            continue
+        filters[index] = _Filter(
+            keep=keep,
+            kept_ids=pa.array(ids[keep]),
+            all_ids=pa.array(ids),
+            dup_ids=pa.array(ids[duplicate]) if duplicate is not None else None,
+        )
+        sessions[index] = table.filter(pa.array(keep))
+    return filters
 
 
 def _intersect(a: frozenset[date] | None, b: frozenset[date] | None) -> frozenset[date] | None:
@@ -787,11 +828,11 @@ def to_pandas(table: str, data: pa.Table, columns: Sequence[str]) -> pd.DataFram
     out: dict[str, Any] = {}
     for name in columns:
         out[name] = _column_to_pandas(data.column(name), kinds[name])
-    frame = pd.DataFrame(out, index=pd.RangeIndex(data.num_rows), columns=list(columns))
-    return frame
+    # copy=False: no consolidation of same-dtype columns into 2-D blocks (a full copy).
+    return pd.DataFrame(out, index=pd.RangeIndex(data.num_rows), columns=list(columns), copy=False)
 
 
-def _concat(name: str, pieces: list[pa.Table]) -> pa.Table:
+def _concat(pieces: list[pa.Table]) -> pa.Table:
     if len(pieces) == 1:
         return pieces[0]
     target = pieces[0].schema
@@ -892,22 +933,12 @@ def load(
         batch_sessions=batch_sessions,
         progress=progress,
     )
-    data = loader.part_tables(parts)
+    stored = loader.prepare(parts)
     report = loader.report
     report.parquet_used = report.parts_parsed == 0
-    _filter_parts(parts, data, wanted_days, report)
+    frames = loader.frames(parts, stored)
     if any(report.duplicates_removed.values()):
         logger.info("removed duplicate sessions: %s", report.duplicates_removed)
-
-    frames: dict[str, pd.DataFrame] = {}
-    for name in table_names:
-        pieces = [tables_[name] for tables_ in data]
-        for tables_ in data:
-            del tables_[name]
-        combined = _concat(name, pieces)
-        del pieces
-        frames[name] = to_pandas(name, combined, column_names[name])
-        del combined
     return Tables(frames, report)
 
 

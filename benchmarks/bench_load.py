@@ -1,0 +1,246 @@
+"""Benchmark: loading a 256 MB Leanplum JSON export (issue 4, item 6), all in one run.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_load.py [--mb 256] [--repeat 1]
+
+Makes (once, cached in ``benchmarks/_data/``) a JSON export of about ``--mb`` MB with the
+simulator's generator and the CSV export of the very same sessions, then times each of these
+in a fresh subprocess (wall seconds including interpreter start and imports, MB/s against
+the JSON file size, the child's peak RSS from ``/proc/self/status`` VmHWM, and peak RSS as a
+multiple of the file size):
+
+- ``floor``: ``orjson.loads`` of every line, keeping nothing (the parsing floor);
+- ``typical``: the typical user's way: ``json.loads`` per line with ``setdefault`` for
+  ``states``/``events``, ``pandas.json_normalize`` for events, a DataFrame for sessions;
+- ``first``: this loader, first load (parse, Parquet cache written, six pandas tables);
+- ``reload``: this loader again on the same files (reads the Parquet cache only);
+- ``csv``: this loader, first load of the CSV export of the same sessions.
+
+It prints the ratios against the issue's targets and checks that the events' ``eventId``
+exact integer sum and row count agree between the loader (JSON and CSV) and the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "_data"
+APP = 4727756026281984
+END = datetime(2026, 11, 28, 17, 0, tzinfo=timezone.utc).timestamp()
+MB = 1024 * 1024
+STEM = f"export-{APP}-bench"
+
+# --------------------------------------------------------------------------------------
+# Data
+
+
+def _lines(target_bytes: int) -> Iterator[dict[str, Any]]:
+    from leanplum_notebook.simulator.generator import DataConfig, Generator
+    from leanplum_notebook.simulator.writers import dumps_line
+
+    # A larger app than the default so 256 MB is a few weeks of data, newest days first.
+    config = DataConfig(history_days=120, initial_users=6000, new_users_per_day=240.0)
+    gen = Generator(config, APP, END, cache_days=1)
+    total = 0
+    for day in reversed(gen.days):
+        for record in gen.sessions_for_day(day):
+            size = len(dumps_line(record.line)) + 1
+            if total + size > target_bytes:
+                return
+            total += size
+            yield record.line
+
+
+def make_data(mb: int) -> tuple[Path, Path]:
+    """Return (json folder, csv folder), generating them when missing or of another size."""
+    from leanplum_notebook.simulator.writers import write_csv, write_json
+
+    folder = DATA / f"export-{mb}mb"
+    json_dir, csv_dir = folder / "json", folder / "csv"
+    done = folder / "done"
+    if done.exists():
+        return json_dir, csv_dir
+    shutil.rmtree(folder, ignore_errors=True)
+    json_dir.mkdir(parents=True)
+    csv_dir.mkdir(parents=True)
+    t0 = time.perf_counter()
+    lines = list(_lines(mb * MB))
+    write_json(lines, json_dir, STEM, mb * MB + MB)
+    write_csv(lines, csv_dir, STEM, 64 * mb * MB)
+    done.write_text(f"{len(lines)} sessions\n")
+    print(f"generated {len(lines):,} sessions in {time.perf_counter() - t0:.1f} s -> {folder}")
+    return json_dir, csv_dir
+
+
+# --------------------------------------------------------------------------------------
+# The contenders (each runs in a fresh interpreter: `bench_load.py --run <name> <folder>`)
+
+
+def run_floor(folder: Path) -> dict[str, Any]:
+    import orjson
+
+    lines = 0
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and "-output-" in path.name:
+            with open(path, "rb") as f:
+                for line in f:
+                    orjson.loads(line)
+                    lines += 1
+    return {"lines": lines}
+
+
+def run_typical(folder: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    sessions = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and "-output-" in path.name:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    session = json.loads(line)
+                    for state in session.setdefault("states", []):
+                        state.setdefault("events", [])
+                        state["sessionId"] = session["sessionId"]
+                    sessions.append(session)
+    states = [state for session in sessions for state in session["states"]]
+    events = pd.json_normalize(states, record_path="events", meta=["sessionId", "stateId"])
+    frame = pd.DataFrame(sessions)
+    return {
+        "events": len(events),
+        "event_id_sum": str(sum(int(x) for x in events["eventId"])),
+        "sessions": len(frame),
+    }
+
+
+def run_loader(folder: Path) -> dict[str, Any]:
+    from leanplum_notebook.load import load
+
+    tables = load(folder, progress=False)
+    events = tables.events
+    return {
+        "events": len(events),
+        "event_id_sum": str(sum(events["eventId"].tolist())),
+        "sessions": len(tables.sessions),
+        "parquet_used": tables.report.parquet_used,
+        "rows": {name: len(tables[name]) for name in tables},
+    }
+
+
+RUNNERS = {"floor": run_floor, "typical": run_typical, "loader": run_loader}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(name: str, folder: str) -> None:
+    result = RUNNERS[name](Path(folder))
+    result["peak_mb"] = _peak_rss_mb()
+    print(json.dumps(result))
+
+
+def measure(name: str, folder: Path) -> dict[str, Any]:
+    """Run one contender in a fresh process; wall time (from outside) and its peak RSS."""
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, __file__, "--run", name, str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["wall"] = wall
+    return result
+
+
+# --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=256, help="size of the JSON export in MB")
+    parser.add_argument("--run", nargs=2, metavar=("NAME", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        child_main(*args.run)
+        return
+
+    json_dir, csv_dir = make_data(args.mb)
+    size_mb = sum(p.stat().st_size for p in json_dir.iterdir() if p.is_file()) / MB
+    csv_mb = sum(p.stat().st_size for p in csv_dir.iterdir() if p.is_file()) / MB
+    print(f"JSON export: {size_mb:.1f} MB; CSV export of the same sessions: {csv_mb:.1f} MB")
+    for folder in (json_dir, csv_dir):
+        shutil.rmtree(folder / "parquet", ignore_errors=True)
+
+    order = [
+        ("floor", "floor", json_dir),
+        ("loader first load (JSON)", "loader", json_dir),
+        ("loader Parquet reload", "loader", json_dir),
+        ("loader first load (CSV)", "loader", csv_dir),
+        ("typical json.loads + json_normalize", "typical", json_dir),
+    ]
+    results: dict[str, dict[str, Any]] = {}
+    for label, name, folder in order:
+        results[label] = measure(name, folder)
+        r = results[label]
+        print(
+            f"{label:38s} {r['wall']:7.2f} s {size_mb / r['wall']:7.1f} MB/s "
+            f"peak {r['peak_mb']:7.0f} MB ({r['peak_mb'] / size_mb:4.2f}x file)",
+            flush=True,
+        )
+
+    floor = results["floor"]["wall"]
+    first = results["loader first load (JSON)"]
+    reload_ = results["loader Parquet reload"]
+    csv_ = results["loader first load (CSV)"]
+    typical = results["typical json.loads + json_normalize"]
+    checks = [
+        ("typical / loader (>= 8x)", typical["wall"] / first["wall"], 8.0, True),
+        ("loader / parse floor (<= 2.5x)", first["wall"] / floor, 2.5, False),
+        ("loader peak / file size (<= 2x)", first["peak_mb"] / size_mb, 2.0, False),
+        ("first load / reload (>= 5x)", first["wall"] / reload_["wall"], 5.0, True),
+        ("CSV / JSON time (<= 1x)", csv_["wall"] / first["wall"], 1.0, False),
+    ]
+    print()
+    for label, value, target, higher in checks:
+        ok = value >= target if higher else value <= target
+        print(f"{label:34s} {value:6.2f}  {'OK' if ok else 'MISSED'}")
+    print()
+    same = (
+        first["event_id_sum"] == typical["event_id_sum"] == csv_["event_id_sum"]
+        and first["events"] == typical["events"] == csv_["events"]
+        and reload_["event_id_sum"] == first["event_id_sum"]
+    )
+    print(
+        f"events: loader {first['events']:,} rows, sum(eventId) {first['event_id_sum']}; "
+        f"baseline {typical['events']:,} rows, sum {typical['event_id_sum']}; "
+        f"CSV {csv_['events']:,} rows, sum {csv_['event_id_sum']} -> "
+        f"{'AGREE' if same else 'DISAGREE'}"
+    )
+    print(f"loader rows per table: {first['rows']}; reload used Parquet: {reload_['parquet_used']}")
+    if not same:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
