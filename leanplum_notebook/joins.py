@@ -111,12 +111,12 @@ def _infer_dtype(values: pd.Series) -> pd.Series:
     unique = pd.unique(texts.to_numpy())
     if all(u in _TRUE_FALSE for u in unique):
         return values.map(_TRUE_FALSE, na_action="ignore").astype("boolean")
-    if all(_INTEGER.fullmatch(u) for u in unique):
-        if all(-(2**63) <= int(u) < 2**63 for u in unique):
-            # Arrow's exact text -> int64 parse: large ids never pass through float.
-            text = pa.array(values.to_numpy(dtype=object, na_value=None), pa.string())
-            ints = text.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-            return pd.Series(ints.array, index=values.index, name=values.name)
+    integers = all(_INTEGER.fullmatch(u) for u in unique)
+    if integers and all(-(2**63) <= int(u) < 2**63 for u in unique):
+        # Arrow's exact text -> int64 parse: large ids never pass through float.
+        text = pa.array(list(values.astype(object).where(values.notna(), None)), pa.string())
+        ints = text.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        return pd.Series(ints.array, index=values.index, name=values.name)
     try:
         as_float = pd.to_numeric(texts, errors="raise")
     except (ValueError, TypeError):
@@ -146,9 +146,9 @@ def _pivot(
         codes = pd.Index(keys).get_indexer(data[key].to_numpy())
         for name in columns:
             mask = (data["name"] == name).to_numpy(dtype=bool, na_value=False)
-            column = pd.Series(pd.NA, index=range(len(keys)), dtype="string", name=name)
-            column.iloc[codes[mask]] = data["value"].to_numpy()[mask]
-            wide[name] = _infer_dtype(column) if infer_types else column
+            values = pd.Series(pd.NA, index=range(len(keys)), dtype="string", name=name)
+            values.iloc[codes[mask]] = data["value"].to_numpy()[mask]
+            wide[name] = _infer_dtype(values) if infer_types else values
     else:
         for name in columns:
             wide[name] = pd.Series(pd.NA, index=range(len(keys)), dtype="string")
