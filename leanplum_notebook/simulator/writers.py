@@ -48,7 +48,7 @@ from typing import IO, Any
 
 import orjson
 
-from .generator import JavaFloat, java_double
+from .generator import JavaFloat, java_double, pause_gc
 
 __all__ = [
     "CSV_COLUMNS",
@@ -288,7 +288,8 @@ def _check_args(directory: Path, stem: str, max_file_bytes: int) -> Path:
 def _run(writers: Iterable[_ShardWriter], body: Callable[[], None]) -> None:
     writers = list(writers)
     try:
-        body()
+        with pause_gc():
+            body()
     except BaseException:
         for w in writers:
             w.abort()

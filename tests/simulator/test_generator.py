@@ -23,6 +23,7 @@ from leanplum_notebook.simulator.generator import (
     JavaFloat,
     SessionRecord,
     java_double,
+    pause_gc,
 )
 from leanplum_notebook.simulator.writers import dumps_line
 
@@ -145,6 +146,29 @@ def test_user_attributes_are_a_pure_function_of_the_user() -> None:
             key = (line["deviceId"], line["userBucket"], float(line["firstRun"]),
                    line.get("city"), line["locale"], line.get("systemName"))  # fmt: skip
             assert seen.setdefault(line["userId"], key) == key
+
+
+def test_generation_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    gen = Generator(SMALL, APP, END)
+    assert gc.isenabled()
+    gen.sessions_for_day(gen.days[-1])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        gen.sessions_for_day(gen.days[-2])
+        with pause_gc(), pause_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pause_gc():
+        assert not gc.isenabled()
+        with pause_gc():
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 # --- determinism -------------------------------------------------------------------------
