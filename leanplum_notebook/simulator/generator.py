@@ -23,16 +23,19 @@ of ``(config, app_number, history end day)``:
   variant (``Store Redesign`` / ``New Store``) really raises purchase conversion.
 - **Quirks (spec 5.1, 7.6-7.8).** ``sessionId`` is a string; ids are signed 64-bit ints spread
   over the whole range, with exact ``-2**63`` (a stateId) and ``2**63 - 1`` (an eventId) in
-  the first session of every day; times are Java-style doubles (``1.591474962721E9``, as
-  :class:`JavaFloat`) on about half the lines, plain decimals on the others, and strings on
-  about 1 % of lines (every time field of such a line); optional fields are omitted when
+  the first session of every day, whose sessionId is ``2**63 - 1 - day.toordinal()`` (the
+  second's is ``-2**63 + day.toordinal()``); times are Java-style doubles
+  (``1.591474962721E9``, as :class:`JavaFloat`) on about half the lines, plain decimals on
+  the others, and strings on about 1 % of lines and on the third session of every day (every
+  time field of such a line; each string holds either form); optional fields are omitted when
   empty or false (``isDeveloper`` only when true, ``prior*`` when zero, attribution when
   unknown); ``lat``/``lon`` are strings; city names are unicode; ``info`` fields and one
   user attribute sometimes hold commas, quotes and newlines; user attributes and event
   parameters are mostly strings (``"True"``, ``"5"``) but sometimes JSON numbers or booleans;
-  an ``eventId`` repeats inside one session now and then (always in the second session of a
-  day); ``timeUntilFirstForUser`` appears on a new user's first occurrence of each event and
-  state name.
+  an ``eventId`` repeats inside one session now and then (and in one session every day,
+  the first from the second on with two events); every day's fourth session lasts more than
+  8 hours when it can; ``timeUntilFirstForUser`` appears on a new user's first occurrence
+  of each event and state name.
 - **Availability (spec 7.1).** A session is available at the first 2-hour UTC grid point
   strictly after ``start + duration + 30 min``; about 3 % arrive late, 1 to 8 days after
   their start (on the grid too). Only sessions that ended by ``history_end`` exist.
