@@ -189,8 +189,6 @@ class _LineParser:
         self.stats = stats
 
     def parse(self, lineno: int, line: bytes, rows: _Rows) -> None:
-        if len(line) < 3 and not line.strip():
-            return  # blank line (e.g. a trailing empty line): no data
         mark = rows.mark()
         try:
             session = orjson.loads(line)
@@ -203,6 +201,8 @@ class _LineParser:
             _parse_session(session, sid, rows)
         except Exception as exc:
             rows.rollback(mark)
+            if not line.strip():
+                return  # a blank line (checked only here, off the hot path) holds no data
             self.bad(lineno, _describe(exc))
             return
         self.seen.add(sid)
