@@ -157,23 +157,46 @@ def _user_periods(sessions: pd.DataFrame, tz: TimeZone, freq: str = "D") -> pd.D
     real = _real_sessions(sessions)
     out = pd.DataFrame(
         {
-            "userId": real["userId"].to_numpy(),
-            "period": _period_start(_session_times(real, tz), freq).to_numpy(),
+            "userId": real["userId"].array,
+            "period": _period_start(_session_times(real, tz), freq).array,
         }
     )
     return out.dropna().drop_duplicates(ignore_index=True)
 
 
-def _events_with_users(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """Events joined to their session's userId (and timezoneOffset when present)."""
+def _events_with_users(
+    events: pd.DataFrame, sessions: pd.DataFrame, *, session_start: bool = False
+) -> pd.DataFrame:
+    """Events joined to their session's userId (and timezoneOffset when present).
+
+    With ``session_start`` the session's ``start`` comes along as ``sessionStart``.
+    """
     _require(events, ("sessionId", "eventName", "start"), "events")
     _require(sessions, ("sessionId", "userId"), "sessions")
     cols = ["sessionId", "userId"] + (
         ["timezoneOffset"] if "timezoneOffset" in sessions.columns else []
     )
-    keys = sessions[cols].drop_duplicates("sessionId")
-    ev = events.drop(columns=[c for c in cols[1:] if c in events.columns])
-    return ev.merge(keys, on="sessionId", how="inner")
+    if session_start:
+        keys = sessions[[*cols, "start"]].drop_duplicates("sessionId")
+        keys = keys.rename(columns={"start": "sessionStart"})
+        cols = [*cols, "sessionStart"]
+    else:
+        keys = sessions[cols].drop_duplicates("sessionId")
+    # a positional lookup on the int64 key: much cheaper than a merge carrying strings
+    where = pd.Index(keys["sessionId"]).get_indexer(events["sessionId"])
+    found = where >= 0
+    ev = events.loc[found].drop(columns=[c for c in cols[1:] if c in events.columns])
+    ev = ev.reset_index(drop=True)
+    for col in cols[1:]:
+        ev[col] = keys[col].take(where[found]).reset_index(drop=True)
+    return ev
+
+
+def _named(events: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The events called ``name`` (filtered before any join: purchases are few)."""
+    _require(events, ("eventName",), "events")
+    keep = (events["eventName"].astype("string") == name).fillna(False).to_numpy(dtype=bool)
+    return events.loc[keep]
 
 
 def _event_times(events: pd.DataFrame, tz: TimeZone) -> pd.Series:
@@ -383,7 +406,7 @@ def sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd
                 "sessions_per_user": pd.Series(dtype="float64"),
             }
         )
-    frame = pd.DataFrame({"day": days.to_numpy(), "userId": real["userId"].to_numpy()})
+    frame = pd.DataFrame({"day": days.array, "userId": real["userId"].array})
     grid = _period_range(days.min(), days.max(), "D")
     n_sessions = frame.groupby("day").size().reindex(grid, fill_value=0)
     n_users = frame.dropna().groupby("day")["userId"].nunique().reindex(grid, fill_value=0)
@@ -662,7 +685,7 @@ def event_counts(
         keep = ev_names.isin(list(names)).to_numpy(dtype=bool)
         ev, ev_names = ev.loc[keep], ev_names[keep]
     periods = _period_start(_event_times(ev, tz), code)
-    frame = pd.DataFrame({"period": periods.to_numpy(), "eventName": ev_names.to_numpy()}).dropna()
+    frame = pd.DataFrame({"period": periods.array, "eventName": ev_names.array}).dropna()
     empty = pd.DataFrame(
         {
             "period": pd.Series(dtype="datetime64[ns]"),
@@ -720,13 +743,18 @@ def top_events(
         ev = _events_with_users(ev, sessions)
     if exclude_messages:
         ev = ev.loc[~_is_message(ev["eventName"])]
+    # group on categorical codes and integer user codes: string keys are slow at this size
     frame = pd.DataFrame(
-        {"eventName": ev["eventName"].astype("string").to_numpy(), "sessionId": ev["sessionId"]}
+        {
+            "eventName": ev["eventName"].astype("category").array,
+            "sessionId": ev["sessionId"].array,
+        }
     )
     if "userId" in ev.columns:
-        frame["userId"] = ev["userId"].to_numpy()
+        frame["userId"] = pd.factorize(ev["userId"], use_na_sentinel=True)[0]
+        frame.loc[frame["userId"] < 0, "userId"] = np.nan
     frame = frame.dropna(subset=["eventName"])
-    g = frame.groupby("eventName")
+    g = frame.groupby("eventName", observed=True)
     out = pd.DataFrame({"count": g.size(), "sessions": g["sessionId"].nunique()})
     if "userId" in frame.columns:
         out["users"] = g["userId"].nunique().astype("Int64")
@@ -778,15 +806,17 @@ def funnel(
     within = pd.Timedelta(within)
     if within < pd.Timedelta(0):
         raise ValueError(f"within must not be negative, got {within}")
-    ev = _events_with_users(events, sessions)
+    _require(events, ("sessionId", "eventName", "start"), "events")
+    # only the steps' events matter: filter before the join
+    wanted = events["eventName"].astype("string").isin(steps).fillna(False).to_numpy(dtype=bool)
+    ev = _events_with_users(events.loc[wanted, ["sessionId", "eventName", "start"]], sessions)
     ev = pd.DataFrame(
         {
-            "userId": ev["userId"].astype("string").to_numpy(),
-            "name": ev["eventName"].astype("string").to_numpy(),
-            "t": ev["start"].to_numpy(),
+            "userId": ev["userId"].astype("string").array,
+            "name": ev["eventName"].astype("string").array,
+            "t": ev["start"].array,
         }
     ).dropna()
-    ev = ev[ev["name"].isin(steps)]
     # one global order by (user, time, table order): "after" means a larger ordinal
     ev = ev.sort_values(["userId", "t"], kind="stable", ignore_index=True)
     ev["pos"] = np.arange(len(ev), dtype="int64")
@@ -815,10 +845,10 @@ def funnel(
         nxt = nxt[nxt["t_next"] - nxt["t0"] <= within]
         chains = pd.DataFrame(
             {
-                "userId": nxt["userId"].to_numpy(),
+                "userId": nxt["userId"].array,
                 "pos": nxt["pos_next"].to_numpy(dtype="int64"),
-                "t0": nxt["t0"].to_numpy(),
-                "tk": nxt["t_next"].to_numpy(),
+                "t0": nxt["t0"].array,
+                "tk": nxt["t_next"].array,
             }
         )
         reached.append(chains["userId"].nunique())
@@ -847,8 +877,15 @@ def revenue(
     *,
     event: str = "Purchase",
     tz: TimeZone = "pacific",
+    by: Literal["session", "event"] = "session",
 ) -> pd.DataFrame:
     """Revenue per day from the ``value`` of purchase events, with ARPDAU and ARPPU.
+
+    By default a purchase counts on the day its *session* started, like the session itself:
+    the export selects whole sessions by start day, so every day then holds all of its
+    sessions' revenue and ARPDAU divides like by like. ``by="event"`` uses the purchase's
+    own time instead (a purchase after midnight in a late session moves to the next day,
+    and the day after the last exported day gets a sliver of revenue).
 
     Parameters
     ----------
@@ -859,7 +896,9 @@ def revenue(
     event : str
         Name of the purchase event; its ``value`` is the revenue (missing counts as 0).
     tz : {"pacific", "utc", "local"}
-        Calendar: purchases by the time of the event, active users by session start.
+        Calendar of the days.
+    by : {"session", "event"}
+        Day of a purchase: its session's start, or its own time.
 
     Returns
     -------
@@ -870,13 +909,19 @@ def revenue(
         payers).
     """
     _check_tz(tz)
+    if by not in ("session", "event"):
+        raise ValueError(f"by must be 'session' or 'event', not {by!r}")
     _require(events, ("value",), "events")
-    ev = _events_with_users(events, sessions)
-    ev = ev.loc[(ev["eventName"].astype("string") == event).fillna(False).to_numpy(dtype=bool)]
+    ev = _events_with_users(_named(events, event), sessions, session_start=by == "session")
+    if by == "session":
+        offsets = ev["timezoneOffset"] if tz == "local" else None
+        when = local_times(ev["sessionStart"], tz, offsets)
+    else:
+        when = _event_times(ev, tz)
     buys = pd.DataFrame(
         {
-            "day": _period_start(_event_times(ev, tz), "D").to_numpy(),
-            "userId": ev["userId"].to_numpy(),
+            "day": _period_start(when, "D").array,
+            "userId": ev["userId"].array,
             "value": pd.to_numeric(ev["value"], errors="coerce").fillna(0.0).to_numpy(),
         }
     )
@@ -1022,14 +1067,11 @@ def experiment_results(
     entry = entry[["experimentId", "userId", "variantId", "start"]].rename(
         columns={"start": "entered"}
     )
-    ev = _events_with_users(events, sessions)
-    ev = ev.loc[
-        (ev["eventName"].astype("string") == conversion_event).fillna(False).to_numpy(dtype=bool)
-    ]
+    ev = _events_with_users(_named(events, conversion_event), sessions)
     buys = pd.DataFrame(
         {
-            "userId": ev["userId"].to_numpy(),
-            "t": ev["start"].to_numpy(),
+            "userId": ev["userId"].array,
+            "t": ev["start"].array,
             "value": pd.to_numeric(ev["value"], errors="coerce").fillna(0.0).to_numpy(),
         }
     )
@@ -1169,7 +1211,7 @@ def breakdown(
     _require(sessions, (by, "userId"), "sessions")
     real = _real_sessions(sessions)
     keys = real[by].astype("string").fillna("(unknown)")
-    frame = pd.DataFrame({by: keys.to_numpy(), "userId": real["userId"].to_numpy()})
+    frame = pd.DataFrame({by: keys.array, "userId": real["userId"].array})
     if metric == "users":
         counts = frame.dropna(subset=["userId"]).groupby(by)["userId"].nunique()
     else:

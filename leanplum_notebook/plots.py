@@ -439,6 +439,12 @@ def plot_retention_heatmap(
     _require(data, ("cohort_size",), "plot_retention_heatmap")
     cols = _period_columns(data)
     values = data[cols].to_numpy(dtype=float)
+    # periods no cohort has reached yet would only be empty columns
+    seen_cols = np.flatnonzero(~np.isnan(values).all(axis=0))
+    if seen_cols.size == 0:
+        return _no_data(ax, title)
+    cols = cols[: seen_cols[-1] + 1]
+    values = values[:, : seen_cols[-1] + 1]
     word = _period_word(data.index)
     image = ax.imshow(
         np.ma.masked_invalid(values),

@@ -494,6 +494,22 @@ def test_revenue(build: Any) -> None:
     np.testing.assert_allclose(r["arppu"], [5.0, 1.0])
 
 
+def test_revenue_by_session_day_or_event_day(build: Any) -> None:
+    # session starts 23:50 Pacific on day 0; the purchase comes at 00:10 on day 1
+    sessions = build("sessions", [sess(1, "u1", at(0, 13 + 50 / 60))])
+    events = build("events", [ev(1, 1, "Purchase", at(0, 14 + 10 / 60), 4.0)])
+    by_session = metrics.revenue(events, sessions)
+    assert by_session[["revenue", "active_users"]].to_numpy().tolist() == [[4.0, 1.0]]
+    assert by_session["arpdau"].tolist() == [4.0]
+    by_event = metrics.revenue(events, sessions, by="event")
+    assert list(by_event["day"]) == [day(0), day(1)]
+    assert by_event["revenue"].tolist() == [0.0, 4.0]
+    assert by_event["active_users"].tolist() == [1, 0]
+    assert math.isnan(by_event["arpdau"].iloc[1])
+    with pytest.raises(ValueError, match="by must be"):
+        metrics.revenue(events, sessions, by="purchase")  # type: ignore[arg-type]
+
+
 def _experiment_tables(
     build: Any, spec: dict[int, list[list[float]]], *, experiment: int = 7
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

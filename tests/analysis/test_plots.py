@@ -146,6 +146,11 @@ def test_retention_heatmap(retention_table: pd.DataFrame) -> None:
     assert ax.get_xlabel() == "days since first run"
     assert ax.get_title(loc="left") == "Retention by cohort"
     assert len(ax.figure.axes) == 2  # the colorbar
+    wider = retention_table.assign(**{"3": np.nan}).rename(columns={"3": 3})
+    trimmed = plots.plot_retention_heatmap(wider, colorbar=False)
+    image_cells = trimmed.get_images()[0].get_array()
+    assert image_cells is not None and image_cells.shape == (2, 3)  # empty period 3 left out
+    assert len(trimmed.figure.axes) == 1
 
 
 def test_retention_curves(retention_table: pd.DataFrame) -> None:
