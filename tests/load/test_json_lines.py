@@ -71,9 +71,11 @@ def test_every_quirk_is_read_exactly(tmp_path: Path) -> None:
     assert list(events["sessionId"]) == [4503599627370496, 4503599627370496, -17]
     assert events["value"].isna().tolist() == [False, True, True]
 
-    params = dict(zip(tables.event_parameters["name"], tables.event_parameters["value"]))
+    params = dict(
+        zip(tables.event_parameters["name"], tables.event_parameters["value"], strict=True)
+    )
     assert params == {"sku": "gold", "level": "5", "ok": "false", "price": "4.5"}
-    attrs = dict(zip(tables.user_attributes["name"], tables.user_attributes["value"]))
+    attrs = dict(zip(tables.user_attributes["name"], tables.user_attributes["value"], strict=True))
     assert attrs == {"plan": "free", "vip": "true", "age": "31", "score": "2.5"}
     assert tables.experiments.iloc[0].tolist() == [800315004, 4503599627370496, 796675005]
 
@@ -98,8 +100,10 @@ def test_gzip_files_are_accepted(tmp_path: Path) -> None:
         ('{"sessionId":"1","states":[{"stateId":1.5e18,"name":"float id"}]}', "bad value"),
         ('{"sessionId":"1","states":[{"name":"no id"}]}', "required id is missing"),
         ('{"sessionId":"1","time":"soon"}', "bad value"),
-        ('{"sessionId":"1","states":[{"stateId":1,"events":[{"eventId":18446744073709551615}]}]}',
-         "bad value"),
+        (
+            '{"sessionId":"1","states":[{"stateId":1,"events":[{"eventId":18446744073709551615}]}]}',
+            "bad value",
+        ),
         ("[1, 2]", "not a Leanplum session object"),
     ],
 )

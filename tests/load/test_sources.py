@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from leanplum_notebook import schema
 from leanplum_notebook.errors import ValidationError
 from leanplum_notebook.load import load
 from leanplum_notebook.models import ExportPart
@@ -47,10 +48,8 @@ def test_export_parts_cache_and_reload(tmp_path: Path, lh: ModuleType) -> None:
     first = load([part], progress=False)
     assert not first.report.parquet_used and first.report.parts_parsed == 1
     assert (entry / "parquet" / "meta.json").is_file()
-    assert sorted(p.name for p in (entry / "parquet").glob("*.parquet")) == sorted(
-        f"{name}.parquet" for name in ("sessions", "states", "events", "event_parameters",
-                                        "user_attributes", "experiments")
-    )
+    stored = sorted(p.name for p in (entry / "parquet").glob("*.parquet"))
+    assert stored == sorted(f"{name}.parquet" for name in schema.TABLES)
     assert not list((entry / "parquet").glob("*.tmp-*"))
     second = load(part, progress=False)
     assert second.report.parquet_used and second.report.parts_cached == 1
@@ -186,7 +185,9 @@ def test_tables_object(tmp_path: Path, lh: ModuleType) -> None:
         ({"engine": "spark"}, "engine"),
     ],
 )
-def test_bad_arguments_are_named(tmp_path: Path, lh: ModuleType, kwargs: dict, argument: str) -> None:
+def test_bad_arguments_are_named(
+    tmp_path: Path, lh: ModuleType, kwargs: dict, argument: str
+) -> None:
     folder = lh.copy_golden(tmp_path, "json")
     with pytest.raises(ValidationError) as caught:
         load(folder, progress=False, **kwargs)
