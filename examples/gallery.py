@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="simulator seed")
     parser.add_argument("--dpi", type=int, default=100)
     parser.add_argument("--overview", type=Path, help="also save the overview figure here")
-    parser.add_argument("--overview-dpi", type=int, default=60)
+    parser.add_argument("--overview-dpi", type=int, default=80)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 

@@ -670,3 +670,57 @@ def test_bad_arguments_are_named(build: Any) -> None:
         metrics.experiment_results(build("experiments", []), s, build("events", []), confidence=95)
     with pytest.raises(ValueError, match="at least one step"):
         metrics.funnel(build("events", []), s, [])
+
+
+def _funnel_brute_force(
+    events: pd.DataFrame, sessions: pd.DataFrame, steps: list[str], within: pd.Timedelta
+) -> list[int]:
+    """Per user, try every start and follow the earliest next step: a plain-Python reference."""
+    users = dict(zip(sessions["sessionId"], sessions["userId"], strict=True))
+    rows = sorted(
+        (
+            (users[sid], t, i, name)
+            for i, (sid, t, name) in enumerate(
+                zip(events["sessionId"], events["start"], events["eventName"], strict=True)
+            )
+        ),
+        key=lambda r: (r[0], r[1], r[2]),
+    )
+    depth: dict[str, int] = {}
+    for u in {r[0] for r in rows}:
+        seq = [(t, name) for uu, t, _, name in rows if uu == u]
+        best = 0
+        for i, (t0, name) in enumerate(seq):
+            if name != steps[0]:
+                continue
+            reached, pos = 1, i
+            for step in steps[1:]:
+                nxt = next((j for j in range(pos + 1, len(seq)) if seq[j][1] == step), None)
+                if nxt is None or seq[nxt][0] - t0 > within:
+                    break
+                reached, pos = reached + 1, nxt
+            best = max(best, reached)
+        depth[u] = best
+    return [sum(1 for d in depth.values() if d >= k) for k in range(1, len(steps) + 1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_funnel_matches_brute_force(build: Any, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_users = 25
+    sessions = build("sessions", [sess(i, f"u{i}", at(0)) for i in range(n_users)])
+    names = ["A", "B", "C", "D"]
+    rows = [
+        ev(
+            k,
+            int(rng.integers(n_users)),
+            names[int(rng.integers(4))],
+            at(0, float(rng.integers(0, 72)) / 2),  # half-hour grid: ties happen
+        )
+        for k in range(400)
+    ]
+    events = build("events", rows)
+    for steps in (["A", "B", "C"], ["B", "B", "A", "D"], ["C"]):
+        for within in (pd.Timedelta("3h"), pd.Timedelta("1D")):
+            got = metrics.funnel(events, sessions, steps, within=within)["users"].tolist()
+            assert got == _funnel_brute_force(events, sessions, steps, within), (steps, within)
