@@ -42,15 +42,18 @@ def stream(gen: Generator, counter: list[int]) -> Iterator[dict[str, Any]]:
 def headline(config: DataConfig, out: Path, kind: str) -> None:
     gen = Generator(config, APP, END, cache_days=1)
     counter = [0]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     writer = write_json if kind == "json" else write_csv
     files = writer(stream(gen, counter), out, f"export-{APP}-bench{kind}", 256 * MB)
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     size = sum(p.stat().st_size for p in files) / MB
     print(
         f"[{kind}] generator + write_{kind}: {size:.1f} MB in {len(files)} file(s), "
         f"{counter[0]} sessions, {seconds:.2f} s -> {size / seconds:.1f} MB/s, "
-        f"{counter[0] / seconds:,.0f} sessions/s; 256 MB would take {256 / size * seconds:.1f} s"
+        f"{counter[0] / seconds:,.0f} sessions/s; 256 MB would take {256 / size * seconds:.1f} s "
+        f"(CPU time {cpu:.2f} s, {256 / size * cpu:.1f} s per 256 MB: "
+        f"about the wall time on an idle machine)"
     )
     for p in files:
         p.unlink()
