@@ -141,8 +141,10 @@ def py_float(value: Any) -> float | None:
     if type(value) is bool:
         raise ValueError(f"{value!r} is not a number")
     if type(value) is str:
-        value = value.strip()
-        number = float(value)
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
     elif isinstance(value, (int, float)):
         number = float(value)
     else:
@@ -313,12 +315,65 @@ def finish_column(array: pa.Array, kind: str, name: str) -> pa.Array:
     return array
 
 
+#: JSON fields held as text that become numbers (spec 5.1: ``lat``/``lon`` are strings).
+TEXT_NUMBERS: Final[frozenset[str]] = frozenset({"lat", "lon"})
+
+_RAW_TYPES: Final[dict[str, pa.DataType]] = {
+    "id": pa.int64(),
+    "nullable_id": pa.int64(),
+    "time": pa.float64(),
+    "seconds": pa.float64(),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "category": pa.string(),
+    "text": pa.string(),
+}
+
+
+def _raw_struct(table: str) -> pa.StructType:
+    return pa.struct(
+        [
+            (name, pa.string() if name in TEXT_NUMBERS else _RAW_TYPES[kind])
+            for name, kind in STORED_KINDS[table].items()
+        ]
+    )
+
+
+#: The row tuples of each table as an Arrow struct of their usual JSON types.
+RAW_STRUCTS: Final[dict[str, pa.StructType]] = {name: _raw_struct(name) for name in schema.TABLES}
+
+
+def _finish_raw(array: pa.Array, kind: str, name: str) -> pa.Array:
+    if name in TEXT_NUMBERS:
+        return finish_column(_float_from_text(array), kind, name)
+    if kind in ("category", "text"):
+        array = _empty_to_null(array)
+    return finish_column(array, kind, name)
+
+
 def rows_to_table(table: str, rows: list[tuple[Any, ...]]) -> pa.Table:
-    """Turn per-row tuples (stored column order) into the stored Arrow table."""
+    """Turn per-row tuples (stored column order) into the stored Arrow table.
+
+    Fast path: all rows at once as an Arrow struct of the usual JSON types (ids as ints,
+    times as floats: the JSON parser normalizes both), ~5x faster than column by column.
+    Anything unusual (a number where text is expected...) takes the column-by-column path,
+    which accepts every documented form and raises on bad values.
+    """
     arrow_schema_ = ARROW_SCHEMAS[table]
     kinds = STORED_KINDS[table]
     if not rows:
         return arrow_schema_.empty_table()
+    try:
+        struct = pa.array(rows, type=RAW_STRUCTS[table])
+    except _CONVERSION_ERRORS:
+        struct = None
+    if struct is not None:
+        arrays = [
+            _finish_raw(child, kinds[name], name)
+            for child, name in zip(struct.flatten(), arrow_schema_.names, strict=True)
+        ]
+        return pa.Table.from_arrays(arrays, schema=arrow_schema_)
     columns = list(zip(*rows, strict=True))
     arrays = [
         column_to_arrow(values, kinds[name], name)

@@ -22,7 +22,15 @@ import orjson
 import pyarrow as pa
 
 from . import schema
-from ._load_common import INT64_MAX, INT64_MIN, LoadError, py_id, rows_to_table, text_of
+from ._load_common import (
+    INT64_MAX,
+    INT64_MIN,
+    LoadError,
+    py_float,
+    py_id,
+    rows_to_table,
+    text_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,23 +121,42 @@ class _Rows:
         }
 
 
+_START = 1 + _SESSION_KEYS.index("time")
+_USER_START = 1 + _SESSION_KEYS.index("firstRun")
+
+
 def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
-    """Append one session's rows; may leave partial child rows behind if it raises."""
+    """Append one session's rows; may leave partial child rows behind if it raises.
+
+    Ids become ints and string times floats here (a cheap type check per value), so the
+    rows convert to Arrow in one go (``rows_to_table``); a float id raises (never through
+    float), as does a time text that is not a number.
+    """
     session_row = (sid, *map(session.get, _SESSION_KEYS))
+    if type(session_row[_START]) is str or type(session_row[_USER_START]) is str:
+        fixed = list(session_row)
+        fixed[_START] = py_float(fixed[_START])
+        fixed[_USER_START] = py_float(fixed[_USER_START])
+        session_row = tuple(fixed)
     states_append = rows.states.append
     events_append = rows.events.append
     params_append = rows.params.append
     for state in session.get("states") or ():
         state_id = state.get("stateId")
+        if type(state_id) is not int:
+            state_id = py_id(state_id)
         if "name" in state:
             # A nameless state is synthetic (apps that never call advance, offline records):
             # Leanplum's CSV export leaves it out of the states file; its events keep its id.
+            start = state.get("time")
+            if type(start) is str:
+                start = py_float(start)
             states_append(
                 (
                     state_id,
                     sid,
                     state["name"],
-                    state.get("time"),
+                    start,
                     state.get("duration"),
                     state.get("info"),
                     state.get("timeUntilFirstForUser"),
@@ -137,13 +164,18 @@ def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
             )
         for event in state.get("events") or ():
             event_id = event.get("eventId")
+            if type(event_id) is not int:
+                event_id = py_id(event_id)
+            start = event.get("time")
+            if type(start) is str:
+                start = py_float(start)
             events_append(
                 (
                     event_id,
                     state_id,
                     sid,
                     event.get("name"),
-                    event.get("time"),
+                    start,
                     event.get("value"),
                     event.get("info"),
                     event.get("timeUntilFirstForUser"),
@@ -164,7 +196,11 @@ def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
     if experiments:
         experiments_append = rows.experiments.append
         for experiment in experiments:
-            experiments_append((experiment.get("id"), sid, experiment.get("variantId")))
+            experiment_id = experiment.get("id")
+            variant_id = experiment.get("variantId")
+            if type(experiment_id) is not int or type(variant_id) is not int:
+                experiment_id, variant_id = py_id(experiment_id), py_id(variant_id)
+            experiments_append((experiment_id, sid, variant_id))
     rows.sessions.append(session_row)
     rows.session_ids.append(sid)
 

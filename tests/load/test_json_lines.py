@@ -97,9 +97,9 @@ def test_gzip_files_are_accepted(tmp_path: Path) -> None:
         ('{"userId":"no session id"}', "sessionId"),
         ('{"sessionId":"12x"}', "not a 64-bit integer"),
         ('{"sessionId":"9223372036854775808"}', "64-bit"),
-        ('{"sessionId":"1","states":[{"stateId":1.5e18,"name":"float id"}]}', "bad value"),
+        ('{"sessionId":"1","states":[{"stateId":1.5e18,"name":"float id"}]}', "not a 64-bit"),
         ('{"sessionId":"1","states":[{"name":"no id"}]}', "required id is missing"),
-        ('{"sessionId":"1","time":"soon"}', "bad value"),
+        ('{"sessionId":"1","time":"soon"}', "'soon' is not a number"),
         (
             '{"sessionId":"1","states":[{"stateId":1,"events":[{"eventId":18446744073709551615}]}]}',
             "bad value",
