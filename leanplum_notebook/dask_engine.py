@@ -446,6 +446,15 @@ def _aligned(*frames: dd.DataFrame) -> bool:
     return len(tokens) == 1 and None not in tokens
 
 
+def _project(frame: dd.DataFrame, columns: Sequence[str]) -> dd.DataFrame:
+    """``frame[columns]``, still known to be aligned with its siblings if ``frame`` was."""
+    out = frame[list(columns)]
+    token = _ALIGNED.get(frame._name)
+    if token is not None:
+        _ALIGNED[out._name] = token
+    return out
+
+
 def _pairwise(
     func: Callable[..., pd.DataFrame],
     left: dd.DataFrame,
@@ -679,11 +688,24 @@ def _named_events(events: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 
 
 def _purchases_part(
-    events: pd.DataFrame, sessions: pd.DataFrame, event: str, tz: TimeZone
+    events: pd.DataFrame,
+    sessions: pd.DataFrame,
+    event: str,
+    tz: TimeZone,
+    by: Literal["session", "event"] = "event",
 ) -> pd.DataFrame:
-    """Purchase events of a partition: userId, wall time on ``tz``, value."""
-    ev = metrics._events_with_users(_named_events(events, [event]), sessions)
-    times = metrics._event_times(ev, tz) if len(ev) else pd.Series(dtype="datetime64[ns]")
+    """Purchase events of a partition: userId, wall time on ``tz`` (of the event or of its
+    session's start, as ``metrics.revenue(by=...)``), value."""
+    ev = metrics._events_with_users(
+        _named_events(events, [event]), sessions, session_start=by == "session"
+    )
+    if not len(ev):
+        times = pd.Series(dtype="datetime64[ns]")
+    elif by == "session":
+        offsets = ev["timezoneOffset"] if tz == "local" else None
+        times = metrics.local_times(ev["sessionStart"], tz, offsets)
+    else:
+        times = metrics._event_times(ev, tz)
     return pd.DataFrame(
         {
             "userId": ev["userId"].astype("string").to_numpy(),
@@ -694,11 +716,22 @@ def _purchases_part(
 
 
 def _purchases(
-    events: dd.DataFrame, sessions: dd.DataFrame, event: str, tz: TimeZone
+    events: dd.DataFrame,
+    sessions: dd.DataFrame,
+    event: str,
+    tz: TimeZone,
+    by: Literal["session", "event"] = "event",
 ) -> dd.DataFrame:
     ev_cols = [c for c in ("sessionId", "eventName", "start", "value") if c in events]
-    s_cols = [c for c in ("sessionId", "userId", "timezoneOffset") if c in sessions]
-    return _pairwise(_purchases_part, events[ev_cols], sessions[s_cols], event=event, tz=tz)
+    s_cols = [c for c in ("sessionId", "userId", "start", "timezoneOffset") if c in sessions]
+    return _pairwise(
+        _purchases_part,
+        _project(events, ev_cols),
+        _project(sessions, s_cols),
+        event=event,
+        tz=tz,
+        by=by,
+    )
 
 
 def revenue(
@@ -707,8 +740,11 @@ def revenue(
     *,
     event: str = "Purchase",
     tz: TimeZone = "pacific",
+    by: Literal["session", "event"] = "session",
 ) -> pd.DataFrame:
     """Revenue, paying users, ARPDAU and ARPPU per day: :func:`metrics.revenue` on Dask.
+
+    ``by`` dates a purchase by its session's start (default) or its own time, as in pandas.
 
     Returns
     -------
@@ -716,7 +752,9 @@ def revenue(
         ``day``, ``revenue``, ``paying_users``, ``active_users``, ``arpdau``, ``arppu``.
     """
     metrics._check_tz(tz)
-    buys_dd = _purchases(events, sessions, event, tz)
+    if by not in ("session", "event"):
+        raise ValueError(f"by must be 'session' or 'event', not {by!r}")
+    buys_dd = _purchases(events, sessions, event, tz, by)
     days_pd, buys = dask.compute(_user_days(sessions, tz), buys_dd)
     syn = _synthetic_sessions(days_pd, None, tz)
     # Purchases hang off sessions that are not sessions (isSession=False): they map the
@@ -739,7 +777,8 @@ def revenue(
             "value": buys["value"].to_numpy(dtype="float64"),
         }
     )
-    return metrics.revenue(syn_events, syn_sessions, event=event, tz="utc")
+    # the purchases carry the wall time of their day already: date them by that time
+    return metrics.revenue(syn_events, syn_sessions, event=event, tz="utc", by="event")
 
 
 def _entries_part(experiments: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
@@ -779,9 +818,11 @@ def experiment_results(
     metrics._z(confidence)
     s_cols = ["sessionId", "userId", "start"]
     entries_dd = _pairwise(
-        _entries_part, experiments[["experimentId", "sessionId", "variantId"]], sessions[s_cols]
+        _entries_part,
+        _project(experiments, ["experimentId", "sessionId", "variantId"]),
+        _project(sessions, s_cols),
     )
-    buys_dd = _purchases(events, sessions[s_cols], conversion_event, "utc")
+    buys_dd = _purchases(events, _project(sessions, s_cols), conversion_event, "utc")
     entries, buys = dask.compute(entries_dd, buys_dd)
     # Partitions reduce independently: keep each (experiment, user, variant) once, earliest.
     entries = entries.sort_values("start", kind="stable")
@@ -917,8 +958,8 @@ def funnel(
         raise ValueError(f"within must not be negative, got {within}")
     named = _pairwise(
         _funnel_events_part,
-        events[["sessionId", "eventName", "start"]],
-        sessions[["sessionId", "userId"]],
+        _project(events, ["sessionId", "eventName", "start"]),
+        _project(sessions, ["sessionId", "userId"]),
         steps=tuple(steps),
     )
     n = max(1, named.npartitions // 8)
@@ -973,8 +1014,8 @@ def top_events(
     if sessions is not None and "userId" not in events.columns:
         rows = _pairwise(
             _top_events_part,
-            events[ev_cols],
-            sessions[["sessionId", "userId"]],
+            _project(events, ev_cols),
+            _project(sessions, ["sessionId", "userId"]),
             exclude_messages=exclude_messages,
         )
     else:

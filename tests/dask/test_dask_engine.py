@@ -87,6 +87,19 @@ def test_partitions_hold_whole_sessions(dask_tables: lde.DaskTables) -> None:
     assert set(events["sessionId"]) <= set(sessions["sessionId"])
 
 
+def _graph_names(frame: Any) -> set[str]:
+    return {str(k[0] if isinstance(k, tuple) else k) for k in dict(frame.__dask_graph__())}
+
+
+def test_aligned_tables_join_without_a_shuffle(dask_tables: lde.DaskTables) -> None:
+    events, sessions = dask_tables.events, dask_tables.sessions
+    aligned = lde._purchases(events, sessions, "Purchase", "utc")
+    assert not any("shuffle" in name for name in _graph_names(aligned))
+    # after a filter the engine cannot know the partitions still line up: it shuffles
+    filtered = lde._purchases(events, sessions[sessions["userBucket"] < 500], "Purchase", "utc")
+    assert any("shuffle" in name for name in _graph_names(filtered))
+
+
 S = "sessions"
 E = "events"
 X = "experiments"
@@ -116,6 +129,7 @@ CASES: list[tuple[str, Callable[..., pd.DataFrame], tuple[str, ...], dict[str, A
     ("funnel-repeat", metrics.funnel, (E, S), {"steps": ["View Item", "View Item"]}),
     ("revenue", metrics.revenue, (E, S), {}),
     ("revenue-local", metrics.revenue, (E, S), {"tz": "local"}),
+    ("revenue-by-event-local", metrics.revenue, (E, S), {"by": "event", "tz": "local"}),
     ("revenue-other-event", metrics.revenue, (E, S), {"event": "Add To Cart", "tz": "utc"}),
     ("experiments", metrics.experiment_results, (X, S, E), {}),
     (
