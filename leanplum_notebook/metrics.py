@@ -810,13 +810,19 @@ def funnel(
     # only the steps' events matter: filter before the join
     wanted = events["eventName"].astype("string").isin(steps).fillna(False).to_numpy(dtype=bool)
     ev = _events_with_users(events.loc[wanted, ["sessionId", "eventName", "start"]], sessions)
+    # integer user codes and millisecond times (exact even as float64 after merge_asof):
+    # sorting and merge_asof on strings and tz-aware timestamps cost several times more
+    user_codes = pd.factorize(ev["userId"], use_na_sentinel=True)[0]
+    naive = pd.to_datetime(ev["start"], utc=True).dt.tz_localize(None)
     ev = pd.DataFrame(
         {
-            "userId": ev["userId"].astype("string").array,
+            "userId": user_codes,
             "name": ev["eventName"].astype("string").array,
-            "t": ev["start"].array,
+            "t": naive.to_numpy(dtype="datetime64[ms]").astype("int64"),
+            "known": (user_codes >= 0) & naive.notna().to_numpy(),
         }
-    ).dropna()
+    )
+    ev = ev[ev["known"].to_numpy()].drop(columns="known")
     # one global order by (user, time, table order): "after" means a larger ordinal
     ev = ev.sort_values(["userId", "t"], kind="stable", ignore_index=True)
     ev["pos"] = np.arange(len(ev), dtype="int64")
@@ -842,7 +848,7 @@ def funnel(
             direction="forward",
             allow_exact_matches=False,
         ).dropna(subset=["pos_next"])
-        nxt = nxt[nxt["t_next"] - nxt["t0"] <= within]
+        nxt = nxt[nxt["t_next"] - nxt["t0"] <= within / pd.Timedelta(milliseconds=1)]
         chains = pd.DataFrame(
             {
                 "userId": nxt["userId"].array,

@@ -958,8 +958,7 @@ def plot_overview(
     Figure
     """
     sessions, events, experiments = tables.sessions, tables.events, tables.experiments
-    fig = plt.figure(figsize=figsize, layout="constrained")
-    grid = fig.subplots(3, 3)
+    fig, grid = plt.subplots(3, 3, figsize=figsize, layout="constrained")
     axes = list(grid.ravel())
     xlabel = f"day ({_TZ_NAMES[tz]})"
     eng = metrics.engagement(sessions, tz=tz)
