@@ -102,12 +102,21 @@ class _Rows:
     def lists(self) -> tuple[list[tuple[Any, ...]], ...]:
         return (self.sessions, self.states, self.events, self.params, self.attrs, self.experiments)
 
-    def mark(self) -> tuple[int, ...]:
-        return tuple(len(rows) for rows in self.lists())
+    def rollback(self, sid: int) -> None:
+        """Remove the child rows a failed line appended: its rows are last and carry ``sid``.
 
-    def rollback(self, mark: tuple[int, ...]) -> None:
-        for rows, length in zip(self.lists(), mark, strict=True):
-            del rows[length:]
+        No earlier accepted line has the same sessionId (duplicates are skipped before
+        parsing), so this needs no per-line bookkeeping on the hot path.
+        """
+        for rows, position in (
+            (self.states, 1),
+            (self.events, 2),
+            (self.params, 3),
+            (self.attrs, 0),
+            (self.experiments, 1),
+        ):
+            while rows and rows[-1][position] == sid:
+                rows.pop()
 
     def extend(self, other: _Rows) -> None:
         for mine, theirs in zip(self.lists(), other.lists(), strict=True):
@@ -225,7 +234,7 @@ class _LineParser:
         self.stats = stats
 
     def parse(self, lineno: int, line: bytes, rows: _Rows) -> None:
-        mark = rows.mark()
+        sid = None
         try:
             session = orjson.loads(line)
             sid = _session_id(session["sessionId"])
@@ -236,7 +245,8 @@ class _LineParser:
                 return
             _parse_session(session, sid, rows)
         except Exception as exc:
-            rows.rollback(mark)
+            if sid is not None:
+                rows.rollback(sid)
             if not line.strip():
                 return  # a blank line (checked only here, off the hot path) holds no data
             self.bad(lineno, _describe(exc))
