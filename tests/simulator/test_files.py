@@ -169,3 +169,24 @@ def test_start_and_end_time_filter_on_the_two_hour_availability_grid(
         between = api.export(simulator, **days, startTime=str(g - 7199), endTime=str(g))
         assert between["numSessions"] == 0
     assert on_grid > 0
+
+
+def test_files_live_in_a_temp_dir_removed_on_close(api: Any) -> None:
+    from leanplum_notebook.simulator import DataConfig, Simulator
+
+    sim = Simulator(
+        clock=SimClock(NOW, frozen=True),
+        data=DataConfig(initial_users=100, new_users_per_day=5.0, history_days=10),
+        pending_seconds=0,
+        running_seconds=0,
+    ).start()
+    try:
+        result = api.export(sim, startDate="20260614")
+        workdir = sim.workdir
+        assert workdir is not None and workdir.is_dir()
+        names = {p.name for p in workdir.rglob("*") if p.is_file()}
+        assert {url.rsplit("/", 1)[1] for url in result["files"]} <= names
+    finally:
+        sim.close()
+    assert not workdir.exists()
+    assert sim.workdir is None
