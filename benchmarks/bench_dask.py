@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -233,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-memory", default="1GiB", help="memory limit per worker")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--slice", type=float, default=0.125, help="pandas slice (fraction)")
+    parser.add_argument("--data-only", action="store_true", help="only make the data")
+    parser.add_argument(
+        "--keep-cache", action="store_true", help="reuse Parquet caches of an earlier run"
+    )
     args = parser.parse_args(argv)
 
     import dask
@@ -251,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         f"({time.perf_counter() - began:.0f} s)",
         flush=True,
     )
+    if args.data_only:
+        return 0
     parts = parts_for(days)
+    if not args.keep_cache:
+        # measure the parse: drop the Parquet caches an earlier run wrote
+        for part in parts:
+            shutil.rmtree(Path(part.entry_dir) / "parquet", ignore_errors=True)
 
     dask.config.set(
         {"distributed.worker.memory.spill": 0.7, "distributed.worker.memory.target": 0.6}

@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,12 +73,15 @@ class Unit:
         Parquet only: the row groups of every table to read (aligned); None reads all.
     days : tuple of date or None
         Pacific days of session start to keep; None keeps every session.
+    drop : tuple of int
+        sessionIds to leave out (with their rows): duplicates another unit supplies.
     """
 
     kind: UnitKind
     paths: tuple[str, ...]
     row_groups: tuple[int, ...] | None = None
     days: tuple[date, ...] | None = None
+    drop: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,12 @@ class Options:
 
     storage_options: tuple[tuple[str, Any], ...] = ()
     batch_sessions: int = 10_000
+    on_bad_line: str = "error"
+
+    def __repr__(self) -> str:
+        # storage_options may hold an S3 secret: never show it
+        keys = sorted(k for k, _ in self.storage_options)
+        return f"Options(storage_options keys={keys}, batch_sessions={self.batch_sessions})"
 
     def so(self) -> dict[str, Any]:
         return dict(self.storage_options)
@@ -315,15 +325,19 @@ def read_parquet_table(
         return parquet.read_row_groups(list(row_groups), columns=list(columns))
 
 
-def _filter(
-    data: pa.Table, table: str, sessions: pa.Table, days: tuple[date, ...] | None
-) -> pa.Table:
-    if days is None:
+def _filter(data: pa.Table, table: str, sessions: pa.Table, unit: Unit) -> pa.Table:
+    if unit.days is None and not unit.drop:
         return data
-    keep = session_mask(sessions, days)
+    ids = sessions.column("sessionId")
+    if unit.days is not None:
+        keep = session_mask(sessions, unit.days)
+    else:
+        keep = pa.array(np.ones(len(ids), dtype=bool))
+    if unit.drop:
+        dropped = pc.is_in(ids, value_set=pa.array(unit.drop, pa.int64()))
+        keep = pc.and_(keep, pc.invert(dropped))
     if table == "sessions":
         return data.filter(keep)
-    ids = sessions.column("sessionId")
     kept = pc.filter(ids, keep).combine_chunks()
     return data.filter(child_mask(data.column(_key_column(table)), kept, ids.combine_chunks()))
 
@@ -336,18 +350,26 @@ def read_unit(unit: Unit, table: str, columns: tuple[str, ...], options: Options
     if unit.kind == "parquet":
         folder = unit.paths[0]
         stored = list(columns)
-        if unit.days is not None:
+        filtered = unit.days is not None or bool(unit.drop)
+        if filtered:
             stored = list(dict.fromkeys([*stored, _key_column(table)]))
             sessions = read_parquet_table(
                 folder, "sessions", ["sessionId", "start"], unit.row_groups, options
             )
         data = read_parquet_table(folder, table, stored, unit.row_groups, options)
-        if unit.days is not None:
-            data = _filter(data, table, sessions, unit.days)
+        if filtered:
+            data = _filter(data, table, sessions, unit)
     else:
         tables = read_raw_unit(unit, options, only=table)
-        data = _filter(tables[table], table, tables["sessions"], unit.days)
+        data = _filter(tables[table], table, tables["sessions"], unit)
     return to_pandas(data, table, list(columns))
+
+
+def unit_session_ids(item: tuple[int, Unit], options: Options) -> pd.DataFrame:
+    """The sessionIds a unit supplies (after its day filter), tagged with its index."""
+    index, unit = item
+    ids = read_unit(unit, "sessions", ("sessionId",), options)["sessionId"].to_numpy()
+    return pd.DataFrame({"sessionId": ids, "unit": np.full(len(ids), index, dtype="int64")})
 
 
 def _local_copy(path: str, options: Options, tmp: str) -> Path:
@@ -381,14 +403,16 @@ def read_raw_unit(unit: Unit, options: Options, *, only: str | None) -> dict[str
                 for batch in iter_json_batches(
                     paths[0],
                     batch_sessions=options.batch_sessions,
-                    on_bad_line="error",
+                    on_bad_line=options.on_bad_line,
                     seen=set(),
                     stats=stats,
                 )
                 for item in batch.items()
             )
         else:
-            batches = iter_csv_part(paths, on_bad_line="error", stats_for=lambda _p: stats)
+            batches = iter_csv_part(
+                paths, on_bad_line=options.on_bad_line, stats_for=lambda _p: stats
+            )
         for name, data in batches:
             if only is None or name in (only, "sessions"):
                 collected[name].append(data)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any, Literal
 
@@ -57,6 +58,7 @@ from ._dask_load import (
     read_meta_files,
     read_unit,
     sort_categories,
+    unit_session_ids,
 )
 
 __all__ = [
@@ -202,7 +204,7 @@ class DaskTables:
 # Loading
 
 
-def _write_parquet(item: Any, batch_sessions: int) -> str:
+def _write_parquet(item: Any, batch_sessions: int, on_bad_line: str = "error") -> str:
     """Parse one part into its Parquet cache with the pandas loader (runs on a worker)."""
     from .load import load
 
@@ -213,6 +215,7 @@ def _write_parquet(item: Any, batch_sessions: int) -> str:
         tables=["experiments"],
         columns={"experiments": ["experimentId"]},
         batch_sessions=batch_sessions,
+        on_bad_line=on_bad_line,
         progress=False,
     )
     return "ok"
@@ -228,7 +231,9 @@ def _has_client() -> bool:
     return True
 
 
-def _ensure_parquet(items: list[Any], parts: list[Any], batch_sessions: int) -> None:
+def _ensure_parquet(
+    items: list[Any], parts: list[Any], batch_sessions: int, on_bad_line: str
+) -> None:
     from ._parquet import read_meta
 
     missing = [
@@ -240,11 +245,13 @@ def _ensure_parquet(items: list[Any], parts: list[Any], batch_sessions: int) -> 
         return
     logger.info("writing the Parquet cache of %d part(s)", len(missing))
     if _has_client() and len(missing) > 1:
-        tasks = [dask.delayed(_write_parquet)(item, batch_sessions) for item in missing]
+        tasks = [
+            dask.delayed(_write_parquet)(item, batch_sessions, on_bad_line) for item in missing
+        ]
         dask.compute(*tasks)
     else:
         for item in missing:
-            _write_parquet(item, batch_sessions)
+            _write_parquet(item, batch_sessions, on_bad_line)
 
 
 def _local_units(
@@ -254,7 +261,9 @@ def _local_units(
     use_parquet: bool,
     batch_sessions: int,
     sessions_per_partition: int,
-) -> list[Unit]:
+    on_bad_line: str,
+) -> tuple[list[Unit], list[tuple[int, int]]]:
+    """Units of a local source, and each unit's rank for deduplication (lower wins)."""
     from .load import _intersect, _resolve_source
     from .models import ExportPart
 
@@ -266,25 +275,62 @@ def _local_units(
             source = [source]
         by_parts = isinstance(source, list) and all(isinstance(p, ExportPart) for p in source)
         items: list[Any] = list(source) if by_parts else [list(p.files) for p in parts]
-        _ensure_parquet(items, parts, batch_sessions)
+        _ensure_parquet(items, parts, batch_sessions, on_bad_line)
+    # the pandas loader keeps a duplicate session from the newest part, and inside a part
+    # its first occurrence
+    newest_first = sorted(range(len(parts)), key=lambda i: parts[i].recency, reverse=True)
+    rank = {index: position for position, index in enumerate(newest_first)}
     units: list[Unit] = []
-    for part in parts:
+    ranks: list[tuple[int, int]] = []
+    for index, part in enumerate(parts):
         wanted = _intersect(days, part.days)
         part_days = tuple(sorted(wanted)) if wanted is not None else None
         if use_parquet and part.cache_dir is not None:
             fs, folder = filesystem(str(part.cache_dir), {})
-            units.extend(
-                parquet_units(
-                    fs,
-                    folder,
-                    days=part_days,
-                    csv=part.format == "csv",
-                    sessions_per_partition=sessions_per_partition,
-                )
+            found = parquet_units(
+                fs,
+                folder,
+                days=part_days,
+                csv=part.format == "csv",
+                sessions_per_partition=sessions_per_partition,
             )
         else:
-            units.extend(raw_units([str(f) for f in part.files], days=part_days))
-    return units
+            found = raw_units([str(f) for f in part.files], days=part_days)
+        units.extend(found)
+        ranks.extend((rank[index], position) for position in range(len(found)))
+    return units, ranks
+
+
+def _dedupe(units: list[Unit], ranks: list[tuple[int, int]], options: Options) -> list[Unit]:
+    """Drop sessions that more than one unit supplies from all but the best-ranked one.
+
+    One pass over the sessionIds (cheap from Parquet, a parse for raw files); only the
+    duplicated ids come back to the client.
+    """
+    ids = dd.from_map(
+        unit_session_ids,
+        list(enumerate(units)),
+        options=options,
+        meta=pd.DataFrame(
+            {"sessionId": pd.Series(dtype="int64"), "unit": pd.Series(dtype="int64")}
+        ),
+        label="leanplum-session-ids",
+        enforce_metadata=False,
+    )
+    counts = ids["sessionId"].value_counts(split_out=max(1, len(units) // 16))
+    duplicated = counts[counts > 1].compute()
+    if duplicated.empty:
+        return units
+    rows = ids[ids["sessionId"].isin(list(duplicated.index))].compute()
+    rows["rank"] = [ranks[i] for i in rows["unit"]]
+    rows = rows.sort_values(["sessionId", "rank"], kind="stable")
+    losers = rows[rows.duplicated("sessionId", keep="first")]
+    drop = losers.groupby("unit")["sessionId"].apply(lambda s: tuple(sorted(int(x) for x in s)))
+    logger.info("removing %d duplicate session(s) found in several parts", len(losers))
+    return [
+        replace(unit, drop=drop[index]) if index in drop.index else unit
+        for index, unit in enumerate(units)
+    ]
 
 
 def _url_units(
@@ -293,7 +339,8 @@ def _url_units(
     *,
     days: frozenset[date] | None,
     sessions_per_partition: int,
-) -> list[Unit]:
+) -> tuple[list[Unit], list[tuple[int, int]]]:
+    """Units of URL sources (in order: the first supplier of a duplicate wins)."""
     wanted = tuple(sorted(days)) if days is not None else None
     units: list[Unit] = []
     for location in sources:
@@ -316,7 +363,7 @@ def _url_units(
         from .errors import ValidationError
 
         raise ValidationError("source", f"no Leanplum export files or Parquet cache in {sources}")
-    return units
+    return units, [(0, i) for i in range(len(units))]
 
 
 def load_dask(
@@ -329,6 +376,8 @@ def load_dask(
     use_parquet: bool = True,
     sessions_per_partition: int = 25_000,
     batch_sessions: int = 10_000,
+    on_bad_line: str = "error",
+    dedupe: bool | None = None,
 ) -> DaskTables:
     """Load a Leanplum export as six Dask DataFrames.
 
@@ -356,6 +405,13 @@ def load_dask(
         Target sessions per partition when a Parquet cache can be split by row groups.
     batch_sessions : int
         Sessions per parsed batch when writing the cache (the loader's memory bound).
+    on_bad_line : {"error", "skip"}
+        As for ``load``: raise ``LoadError`` naming the file and line, or skip bad lines.
+    dedupe : bool, optional
+        Remove sessions supplied by more than one part (keeping the newest part's, as the
+        pandas loader does) at the cost of one pass over the sessionIds. Default: only when
+        some part has no day list (folders, files, URLs) and there is more than one
+        partition; cache parts of one ``fetch`` cover disjoint days and need none.
 
     Returns
     -------
@@ -381,23 +437,30 @@ def load_dask(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError(name, f"expected a positive int, not {value!r}")
+    if on_bad_line not in ("error", "skip"):
+        raise ValidationError("on_bad_line", f"expected 'error' or 'skip', not {on_bad_line!r}")
     so = dict(storage_options or {})
     urls = _as_urls(source)
     if urls is not None:
-        units = _url_units(
+        units, ranks = _url_units(
             urls, so, days=wanted_days, sessions_per_partition=sessions_per_partition
         )
     else:
         if so:
             raise ValidationError("storage_options", "only apply to URL sources (s3://...)")
-        units = _local_units(
+        units, ranks = _local_units(
             source,
             days=wanted_days,
             use_parquet=use_parquet,
             batch_sessions=batch_sessions,
             sessions_per_partition=sessions_per_partition,
+            on_bad_line=on_bad_line,
         )
-    options = Options(tuple(sorted(so.items())), batch_sessions)
+    options = Options(tuple(sorted(so.items())), batch_sessions, on_bad_line)
+    if dedupe is None:
+        dedupe = len(units) > 1 and any(unit.days is None for unit in units)
+    if dedupe:
+        units = _dedupe(units, ranks, options)
     token = dask.base.tokenize(units, options)
     frames: dict[str, dd.DataFrame] = {}
     for name in table_names:

@@ -7,9 +7,11 @@ the results with ``assert_frame_equal``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -236,6 +238,30 @@ def test_folder_of_files_writes_the_cache_like_the_loader(sim_export: Any, tmp_p
     expected = load(tmp_path, tables=["sessions", "experiments"], progress=False)
     assert expected.report.parquet_used
     assert_tables_equal(expected, tables.compute())
+
+
+@pytest.mark.parametrize("use_parquet", [True, False], ids=["parquet", "raw"])
+def test_duplicate_sessions_across_parts_like_the_loader(
+    sim_export: Any, tmp_path: Path, use_parquet: bool
+) -> None:
+    part = sim_export.export.parts[0]
+    for path in part.files[:4]:
+        shutil.copy(path, tmp_path / path.name)
+    # a newer job holding some of the same sessions again (as a re-exported day would)
+    for shard, path in enumerate(part.files[1:3]):
+        copy = tmp_path / f"export-1-refresh-output-{shard}"
+        shutil.copy(path, copy)
+        os.utime(copy, (time.time() + 60, time.time() + 60))
+    kw: dict[str, Any] = {"tables": ["sessions", "events", "event_parameters"]}
+    expected = load(tmp_path, progress=False, use_parquet=use_parquet, **kw)
+    assert expected.report.duplicates_removed["sessions"] > 0
+    tables = lde.load_dask(tmp_path, use_parquet=use_parquet, **kw)
+    assert any(unit.drop for unit in tables.units)
+    assert_tables_equal(expected, tables.compute())
+    # without the pass, the duplicates stay: the pass is what makes the tables agree
+    raw = lde.load_dask(tmp_path, use_parquet=use_parquet, dedupe=False, tables=["sessions"])
+    n = len(raw.sessions)
+    assert n == len(expected.sessions) + expected.report.duplicates_removed["sessions"]
 
 
 def test_csv_export(sim_export: Any, tmp_path: Path) -> None:
