@@ -200,6 +200,7 @@ class CacheEntry:
     downloaded_at: float | None = None
     complete: bool = False
     message: str = ""
+    s3_copy_status: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``entry.json`` document."""
@@ -216,6 +217,7 @@ class CacheEntry:
             "days": self.days,
             "complete": self.complete,
             "message": self.message,
+            "s3CopyStatus": self.s3_copy_status,
         }
 
     @classmethod
@@ -235,6 +237,7 @@ class CacheEntry:
                 downloaded_at=data.get("downloaded_at"),
                 complete=bool(data.get("complete")),
                 message=str(data.get("message") or ""),
+                s3_copy_status=data.get("s3CopyStatus"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CacheError(f"malformed entry.json: {exc}") from None

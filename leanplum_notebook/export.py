@@ -445,8 +445,13 @@ class _Fetch:
         entry.num_sessions = status.num_sessions
         entry.num_bytes = status.num_bytes
         entry.files = [{"url": u, "name": None, "size": None} for u in status.files]
-        if status.s3_copy_status is not None:
-            entry.request = {**entry.request, "s3CopyStatus": str(status.s3_copy_status)[:2000]}
+        entry.s3_copy_status = status.s3_copy_status
+        if status.s3_copy_status and status.s3_copy_status.get("failure"):
+            logger.warning(
+                "the S3 copy of job %s partly failed: %s",
+                entry.job_id,
+                status.s3_copy_status["failure"],
+            )
         self.wc.write_entry(entry)
 
         def on_bytes(done: int, total: int | None) -> None:

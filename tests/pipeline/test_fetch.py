@@ -268,3 +268,59 @@ def test_crash_mid_download_leaves_nothing_complete_and_resumes(harness: Any) ->
     assert again.parts[0].job_id == entry["job_id"]
     assert again.parts[0].num_sessions == _lines(again.files)
     assert h.sim.stats.downloads - downloads_before == len(again.files)
+
+
+def test_s3_copy_and_callback(harness: Any, moto_s3: str) -> None:
+    import http.server
+    import threading
+
+    import boto3
+
+    received: list[bytes] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_s3,
+        aws_access_key_id="AKIDPIPELINE",
+        aws_secret_access_key="pipeline-secret",
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket="pipeline-bucket")
+    h = harness(s3_endpoint_url=moto_s3)
+    try:
+        got = fetch(
+            "20260601",
+            **h.kw(
+                s3_bucket="pipeline-bucket",
+                s3_access_id="AKIDPIPELINE",
+                s3_access_key="pipeline-secret",
+                s3_prefix="lp/",
+                compress=True,
+                callback_url=f"http://127.0.0.1:{hook.server_address[1]}/done",
+            ),
+        )
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    entry = json.loads((got.parts[0].entry_dir / "entry.json").read_text())
+    copied = entry["s3CopyStatus"]["success"]
+    assert len(copied) == len(got.files)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="pipeline-bucket")["Contents"]}
+    assert {c["destFile"] for c in copied} <= keys and all(k.startswith("lp/") for k in keys)
+    assert entry["request"]["s3BucketName"] == "pipeline-bucket"
+    assert "pipeline-secret" not in json.dumps(entry)
+    assert received and json.loads(received[0])["response"][0]["jobId"] == got.parts[0].job_id
