@@ -264,6 +264,24 @@ def test_duplicate_sessions_across_parts_like_the_loader(
     assert n == len(expected.sessions) + expected.report.duplicates_removed["sessions"]
 
 
+def test_bad_lines_raise_or_are_skipped_like_the_loader(sim_export: Any, tmp_path: Path) -> None:
+    from leanplum_notebook.load import LoadError
+
+    for path in sim_export.export.parts[0].files[:2]:
+        shutil.copy(path, tmp_path / path.name)
+    broken = sorted(tmp_path.iterdir())[0]
+    with broken.open("ab") as handle:
+        handle.write(b'{"sessionId": "12", "states": [\n')
+    with pytest.raises(LoadError, match=broken.name):
+        lde.load_dask(tmp_path, use_parquet=False, tables=["sessions"]).sessions.compute()
+    with pytest.raises(LoadError, match=broken.name):  # writing the cache fails the same way
+        lde.load_dask(tmp_path, tables=["sessions"])
+    expected = load(tmp_path, tables=["sessions"], on_bad_line="skip", progress=False)
+    assert expected.report.bad_lines_skipped == 1
+    tables = lde.load_dask(tmp_path, tables=["sessions"], on_bad_line="skip")
+    assert_tables_equal(expected, tables.compute())
+
+
 def test_csv_export(sim_export: Any, tmp_path: Path) -> None:
     from leanplum_notebook.export import fetch
 
