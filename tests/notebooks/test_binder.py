@@ -23,12 +23,14 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 RUNNER = textwrap.dedent(
     """\
     import sys
+    import time
     from pathlib import Path
 
     import nbformat
     from nbclient import NotebookClient
 
     workdir = Path(sys.argv[1])
+    started = time.monotonic()
     for name in sys.argv[2:]:
         nb = nbformat.read(name, as_version=4)
         client = NotebookClient(
@@ -36,7 +38,8 @@ RUNNER = textwrap.dedent(
         )
         client.execute()
         nbformat.write(nb, workdir / Path(name).name)
-        print("ran", Path(name).name, flush=True)
+        print("ran", Path(name).name, round(time.monotonic() - started, 1), flush=True)
+        started = time.monotonic()
     """
 )
 
@@ -52,6 +55,7 @@ def test_binder_config_files() -> None:
     assert os.access(BINDER / "postBuild", os.X_OK)
 
 
+@pytest.mark.timeout(900)
 def test_binder_install_runs_every_notebook_without_credentials(
     tmp_path: Path, no_credentials_env: Any
 ) -> None:
@@ -110,4 +114,4 @@ def test_binder_install_runs_every_notebook_without_credentials(
         ]
         assert errors == [], path.name
         assert "bundled simulator" in path.read_text() or "Connection(simulator" in path.read_text()
-    print(f"binder install {installed:.0f} s, notebooks {ran:.0f} s")
+    print(f"binder install {installed:.0f} s, notebooks {ran:.0f} s\n{out}")

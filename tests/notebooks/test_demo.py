@@ -28,7 +28,7 @@ def test_demo_command_writes_the_report_and_prints_headline_numbers(
             "--out",
             str(out),
             "--days",
-            "14",
+            "7",
             "--no-progress",
         ],
         env=no_credentials_env(),
@@ -46,8 +46,8 @@ def test_demo_command_writes_the_report_and_prints_headline_numbers(
     assert "bundled simulator (synthetic data)" in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 12
     sessions = int(re.search(r"sessions\s+([\d,]+)", proc.stdout).group(1).replace(",", ""))
-    assert sessions > 1000
+    assert sessions > 2000
     assert re.search(r"exports spent\s+1\b", proc.stdout)
     assert re.search(r"day-1 retention\s+\d+\.\d%", proc.stdout)
-    print(f"demo --days 14 took {elapsed:.1f} s")
+    print(f"demo --days 7 took {elapsed:.1f} s")
     assert elapsed < 120
