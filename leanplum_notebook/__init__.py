@@ -15,33 +15,37 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# Public name -> module that defines it (relative to this package).
-_LAZY: dict[str, str] = {
-    "fetch": ".export",
-    "Export": ".export",
-    "Client": ".client",
-    "Settings": ".settings",
-    "quota": ".quota",
-    "load": ".load",
-    "load_tables": ".load",
-    "Simulator": ".simulator",
-    "ExportForm": ".widgets",
-    "LeanplumError": ".errors",
-    "metrics": ".metrics",
-    "plots": ".plots",
-    "joins": ".joins",
-    "schema": ".schema",
+# Public name -> (module relative to this package, attribute or None for the module itself).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "fetch": (".export", "fetch"),
+    "plan": (".export", "plan"),
+    "Export": (".export", "Export"),
+    "Client": (".client", "Client"),
+    "Settings": (".settings", "Settings"),
+    "quota": (".quota", "quota"),
+    "connect": (".connect", "connect"),
+    "load": (".load", "load"),
+    "Tables": (".load", "Tables"),
+    "Simulator": (".simulator", "Simulator"),
+    "ExportForm": (".widgets", "ExportForm"),
+    "LeanplumError": (".errors", "LeanplumError"),
+    "render_report": (".report", "render_report"),
+    "metrics": (".metrics", None),
+    "plots": (".plots", None),
+    "joins": (".joins", None),
+    "schema": (".schema", None),
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
+    target = _LAZY.get(name)
+    if target is None:
         raise AttributeError(f"module 'leanplum_notebook' has no attribute {name!r}")
+    module_name, attr = target
     module = importlib.import_module(module_name, __name__)
-    value = module if module_name == f".{name}" else getattr(module, name)
+    value = module if attr is None else getattr(module, attr)
     globals()[name] = value
     return value
 
