@@ -159,12 +159,16 @@ def py_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    if type(value) is str and _ID_TEXT.fullmatch(value.strip()):
-        return int(value)
-    raise ValueError(f"{value!r} is not an integer")
+        number = value
+    elif type(value) is float and value.is_integer():
+        number = int(value)
+    elif type(value) is str and _ID_TEXT.fullmatch(value.strip()):
+        number = int(value)
+    else:
+        raise ValueError(f"{value!r} is not an integer")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{value!r} is outside the signed 64-bit range")
+    return number
 
 
 def py_bool(value: Any) -> bool | None:

@@ -108,3 +108,21 @@ def test_session_twice_in_csv_keeps_first_row(tmp_path: Path, lh: ModuleType) ->
     assert tables.report.sessions_read == 122
     assert tables.report.duplicates_removed["sessions"] == 61
     assert len(tables.sessions) == 61 and tables.sessions["sessionId"].is_unique
+
+
+@pytest.mark.parametrize("column", ["userBucket", "priorEvents"])
+def test_count_beyond_int64_is_a_bad_row(tmp_path: Path, lh: ModuleType, column: str) -> None:
+    folder = lh.copy_golden(tmp_path, "csv")
+    path = folder / f"{STEM}-outputsessions-0"
+    lines = path.read_bytes().decode().split("\r\n")
+    header = lines[0].split(",")
+    number, _ = _simple_line(path)
+    fields = lines[number - 1].split(",")
+    fields[header.index(column)] = "9" * 30
+    lines[number - 1] = ",".join(fields)
+    path.write_bytes("\r\n".join(lines).encode())
+    with pytest.raises(LoadError, match="64-bit") as caught:
+        load(folder, progress=False)
+    assert caught.value.line == number
+    skipped = load(folder, progress=False, on_bad_line="skip")
+    assert skipped.report.bad_lines_skipped == 1 and len(skipped.sessions) == 60
