@@ -116,7 +116,11 @@ def test_key_and_s3_secret_never_shown_under_every_fault(
             outcomes[kind] = type(exc).__name__
     # the S3 copy: the secret goes to the server in the request body, and nowhere else
     sim = make_simulator(apps=[_app()], s3_endpoint_url=moto_s3)
-    s3_kw = {"s3_bucket": "reliability-bucket", "s3_access_id": S3_ID, "s3_access_key": S3_SECRET}
+    s3_kw: dict[str, Any] = {
+        "s3_bucket": "reliability-bucket",
+        "s3_access_id": S3_ID,
+        "s3_access_key": S3_SECRET,
+    }
     got = fetch(
         "20260602",
         app_id=APP,
