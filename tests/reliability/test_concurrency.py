@@ -104,3 +104,44 @@ def test_processes_and_threads_share_one_cache(
         assert r["session_ids"] == expected, r["name"]
         assert r["mismatches"] == 0 and r["events"] > 0
         assert all(Path(f).is_file() for f in r["files"])
+
+
+def test_the_24th_export_goes_to_exactly_one_of_two_racers(
+    make_simulator: Any, tmp_path: Path, rel: Any
+) -> None:
+    """23 exports spent; a JSON and a CSV fetch (different cache folders, one ledger) race
+    for the last one: one gets it, the other is refused locally, before any call."""
+    from leanplum_notebook import errors
+
+    sim = make_simulator(pending_seconds=0.0, running_seconds=0.0)
+    cache = tmp_path / "cache"
+    kw: dict[str, Any] = {
+        "app_id": sim.app_id,
+        "export_key": sim.export_key,
+        "api_url": sim.api_url,
+        "cache_dir": cache,
+        "clock": sim.clock.now,
+        "sleep": lambda s: time.sleep(min(s, 0.01)),
+        "progress": False,
+        "timeout": 60.0,
+    }
+    first = date(2026, 6, 14)
+    for i in range(23):  # one export per day, going back
+        day = date.fromordinal(first.toordinal() - i)
+        assert fetch(day, **kw).exports_spent == 1
+    go = time.time() + 0.3
+
+    def race(fmt: str) -> str:
+        while time.time() < go:
+            time.sleep(0.001)
+        try:
+            return f"spent {fetch('20260501', format=fmt, **kw).exports_spent}"
+        except errors.QuotaExceeded as exc:
+            return "refused locally" if exc.status is None else f"refused by the server {exc}"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(race, ["json", "csv"]))
+    assert outcomes == ["refused locally", "spent 1"]
+    assert int(sum(sim.stats.exports_accepted.values())) == 24 == rel.ledger_total(cache)
+    assert sim.stats.calls["exportData"] == 24  # the loser never called
+    rel.check_cache(cache, sim)
