@@ -237,15 +237,19 @@ def test_corrupt_line_is_named_by_the_loader_or_skipped_and_counted(harness: Any
     h.check()  # the download is the server's file, garbled line included
     assert h.sim.stats.faults["corrupt_line"] == 1
     with pytest.raises(LoadError) as info:
-        load(got.parts, progress=False, use_parquet=False)
+        load(got.parts, progress=False)
     assert info.value.line is not None and info.value.path.name in {p.name for p in got.files}
     assert str(info.value.line) in str(info.value)
+    # the failed parse left no Parquet table under a final name, and no meta.json to trust
+    parquet = got.parts[0].entry_dir / "parquet"
+    assert not list(parquet.glob("*.parquet")) and not (parquet / "meta.json").exists()
     tables = load(got.parts, progress=False, on_bad_line="skip")
     report = tables.report
     expected = sum(p.num_sessions or 0 for p in got.parts)
     assert report.bad_lines_skipped == 1
     assert len(tables.sessions) + report.bad_lines_skipped == expected  # nothing lost silently
     # the Parquet cache of a skipping load is not served to a strict load
+    assert (parquet / "meta.json").exists()
     with pytest.raises(LoadError):
         load(got.parts, progress=False)
     _ = rel
