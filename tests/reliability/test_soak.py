@@ -149,9 +149,11 @@ def _run(sim: Any, cache: Path, steps: list[Step], *, planner: bool) -> dict[str
         else:
             runs.append([d])
     pieces: dict[str, list[pd.DataFrame]] = {}
+    statuses: Counter[str] = Counter()
     for run in runs:
         got = fetch(run[0], run[-1], **kw())
         assert got.exports_spent == 0
+        statuses.update(got.status.values())
         tables = got.load(progress=False)
         assert not tables.report.mismatches and tables.report.bad_lines_skipped == 0
         for name in tables:
@@ -164,6 +166,7 @@ def _run(sim: Any, cache: Path, steps: list[Step], *, planner: bool) -> dict[str
         "messages": messages,
         "frames": frames,
         "days": len(days),
+        "statuses": statuses,
         "ranges": len(runs),
     }
 
@@ -213,6 +216,12 @@ def test_soak_matches_a_fault_free_run(
     assert rel.ledger_total(tmp_path / "faulty") == accepted
     rel.check_cache(tmp_path / "faulty", faulty)
 
+    # the clock moved: some days ended final, some still provisional, the same in both runs
+    assert soak["statuses"] == base["statuses"] and set(base["statuses"]) == {
+        "final",
+        "provisional",
+    }
+
     # the data, row for row
     rows = 0
     for name, expected in base["frames"].items():
@@ -230,6 +239,10 @@ def test_soak_matches_a_fault_free_run(
         "days requested": base["days"],
         "simulated days elapsed": round(sum(s.advance for s in steps) / 86400, 1),
         "refresh fetches": sum(s.refresh for s in steps),
+        "days final / provisional at the end": (
+            base["statuses"]["final"],
+            base["statuses"]["provisional"],
+        ),
         "calls (api + downloads)": calls,
         "api calls": dict(faulty.stats.calls),
         "downloads": faulty.stats.downloads,
