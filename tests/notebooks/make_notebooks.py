@@ -391,7 +391,7 @@ display(Markdown(f\"\"\"# {title}
 
 Pacific days **{start} to {end}**, app `{conn.app_id}`, from {source}.
 
-| | |
+| measure | value |
 |---|---:|
 | users | {real["userId"].nunique():,} |
 | sessions | {len(real):,} |
