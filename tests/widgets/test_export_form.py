@@ -245,3 +245,37 @@ def test_equivalent_call_and_parse_time() -> None:
     assert parse_time("2026-06-01T08:00", "startTime") == 1780300800  # naive = UTC
     with pytest.raises(ValueError, match="endTime"):
         parse_time("soon", "endTime")
+
+
+def test_advanced_s3_copy_lands_in_the_bucket_and_the_secret_stays_private(
+    make_simulator: Any, moto_s3: str, tmp_path: Path
+) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_s3,
+        aws_access_key_id="AKIAFORMTEST",
+        aws_secret_access_key=S3_SECRET,
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket="form-bucket")
+    sim = make_simulator(s3_endpoint_url=moto_s3)
+    form = ExportForm(_connection(sim, tmp_path), load=False)
+    form.start.value = form.end.value = TODAY - timedelta(days=20)
+    form.s3_bucket.value = "form-bucket"
+    form.s3_access_id.value = "AKIAFORMTEST"
+    form.s3_access_key.value = S3_SECRET
+    form.s3_prefix.value = "exports/"
+    form.compress.value = True
+    assert form.s3_access_key.value == ""
+    assert not form.submit_button.disabled, form.preview.value
+    form.submit_button.click()
+    form.wait(timeout=60)
+    assert form.error is None, form.error_box.value
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="form-bucket")["Contents"]]
+    assert any(k.startswith("exports/") and k.endswith(".gz") for k in keys)
+    assert any(k.endswith("-output-manifest") for k in keys)
+    code = html.unescape(form.call_box.value)
+    assert "s3_bucket='form-bucket'" in code and "compress=True" in code
+    assert S3_SECRET not in _all_state(form) + code + repr(form)
