@@ -136,14 +136,67 @@ def _join(fs: Any, root: str, name: str) -> str:
 # planning
 
 
-def row_group_rows(fs: Any, folder: str) -> dict[str, list[int]]:
-    """Rows per row group of each ``<table>.parquet`` in a cache folder."""
+def row_group_rows(fs: Any, folder: str) -> tuple[dict[str, list[int]], list[Any]]:
+    """Rows per row group of each ``<table>.parquet`` in a cache folder, and the
+    ``(min, max)`` statistics of ``sessions.start`` per row group (None where unknown)."""
     out: dict[str, list[int]] = {}
+    starts: list[Any] = []
     for table in schema.TABLES:
         with fs.open(_join(fs, folder, f"{table}.parquet"), "rb") as handle:
             meta = pq.ParquetFile(handle).metadata
             out[table] = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    return out
+            if table == "sessions":
+                starts = _start_bounds(handle)
+    return out, starts
+
+
+def _start_bounds(handle: Any) -> list[Any]:
+    """``(min, max)`` of ``start`` per row group of a sessions file (None when unknown).
+
+    From the statistics when the file has them, else by reading that one column (cheap:
+    8 bytes a session).
+    """
+    handle.seek(0)
+    parquet = pq.ParquetFile(handle)
+    meta = parquet.metadata
+    index = parquet.schema_arrow.get_field_index("start")
+    if index < 0:
+        return [None] * meta.num_row_groups
+    bounds: list[Any] = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is not None and stats.has_min_max:
+            bounds.append((stats.min, stats.max))
+            continue
+        column = parquet.read_row_group(i, columns=["start"]).column(0)
+        if column.null_count == len(column):
+            bounds.append(None)
+            continue
+        found = pc.min_max(column)
+        bounds.append((found["min"].as_py(), found["max"].as_py()))
+    return bounds
+
+
+def _inside(days: tuple[date, ...], bounds: list[Any]) -> bool:
+    """Whether every start in row groups with these ``(min, max)`` falls on one of ``days``.
+
+    Then the unit needs no day filter (the usual case: a job holds exactly its days).
+    """
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    if not days or any(b is None for b in bounds):
+        return False
+    first, last = min(days), max(days)
+    if len(set(days)) != (last - first).days + 1:
+        return False  # not one contiguous range: min/max cannot prove it
+    zone = ZoneInfo(PACIFIC)
+    begin = datetime.combine(first, time(), zone)
+    end = datetime.combine(last + timedelta(days=1), time(), zone)
+    try:
+        return all(begin <= lo and hi < end for lo, hi in bounds)
+    except TypeError:  # statistics without a time zone: do not guess
+        return False
 
 
 def parquet_units(
@@ -154,12 +207,22 @@ def parquet_units(
     csv: bool,
     sessions_per_partition: int,
 ) -> list[Unit]:
-    """Split one Parquet cache folder into aligned units of about ``sessions_per_partition``."""
-    groups = row_group_rows(fs, folder)
+    """Split one Parquet cache folder into aligned units of about ``sessions_per_partition``.
+
+    A unit whose sessions all start on the wanted days (by the row groups' statistics)
+    gets no day filter, so reading it does not need the sessions table twice.
+    """
+    groups, starts = row_group_rows(fs, folder)
     n = len(groups["sessions"])
     aligned = not csv and all(len(rows) in (0, n) for rows in groups.values())
+
+    def unit(row_groups: tuple[int, ...] | None) -> Unit:
+        chosen = starts if row_groups is None else [starts[i] for i in row_groups]
+        keep = None if days is not None and _inside(days, chosen) else days
+        return Unit("parquet", (folder,), row_groups, keep)
+
     if not aligned or n <= 1:
-        return [Unit("parquet", (folder,), None, days)]
+        return [unit(None)]
     units: list[Unit] = []
     current: list[int] = []
     count = 0
@@ -167,10 +230,10 @@ def parquet_units(
         current.append(index)
         count += rows
         if count >= sessions_per_partition:
-            units.append(Unit("parquet", (folder,), tuple(current), days))
+            units.append(unit(tuple(current)))
             current, count = [], 0
     if current:
-        units.append(Unit("parquet", (folder,), tuple(current), days))
+        units.append(unit(tuple(current)))
     return units
 
 
@@ -342,11 +405,16 @@ def _filter(data: pa.Table, table: str, sessions: pa.Table, unit: Unit) -> pa.Ta
     return data.filter(child_mask(data.column(_key_column(table)), kept, ids.combine_chunks()))
 
 
-def read_unit(unit: Unit, table: str, columns: tuple[str, ...], options: Options) -> pd.DataFrame:
+def read_unit(
+    unit: Unit, table: str, options: Options, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """One partition of ``table``: ``columns`` of the rows of ``unit``, days filtered.
 
-    Runs on a worker. Returns exactly ``schema.pandas_dtypes(table)`` for ``columns``.
+    Runs on a worker. Returns exactly ``schema.pandas_dtypes(table)`` for ``columns``
+    (default all). Dask's optimizer passes only the columns a computation uses (the
+    ``columns=`` argument makes ``from_map`` projectable), so Parquet reads skip the rest.
     """
+    columns = list(schema.TABLES[table]) if columns is None else list(columns)
     if unit.kind == "parquet":
         folder = unit.paths[0]
         stored = list(columns)
@@ -368,7 +436,7 @@ def read_unit(unit: Unit, table: str, columns: tuple[str, ...], options: Options
 def unit_session_ids(item: tuple[int, Unit], options: Options) -> pd.DataFrame:
     """The sessionIds a unit supplies (after its day filter), tagged with its index."""
     index, unit = item
-    ids = read_unit(unit, "sessions", ("sessionId",), options)["sessionId"].to_numpy()
+    ids = read_unit(unit, "sessions", options, ["sessionId"])["sessionId"].to_numpy()
     return pd.DataFrame({"sessionId": ids, "unit": np.full(len(ids), index, dtype="int64")})
 
 
