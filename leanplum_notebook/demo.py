@@ -105,9 +105,6 @@ def run_pipeline(
     -------
     DemoResult
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # the demo writes files; it never opens a window
     import matplotlib.pyplot as plt
 
     from . import plots
@@ -173,8 +170,11 @@ def _say(text: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook demo``; print where the report is and the headline numbers."""
+    import matplotlib
+
     from .report import quiet_jupyter_logs
 
+    matplotlib.use("Agg")  # the command writes files; it never opens a window
     quiet_jupyter_logs()
     started = time.perf_counter()
     try:

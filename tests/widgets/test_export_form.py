@@ -279,3 +279,19 @@ def test_advanced_s3_copy_lands_in_the_bucket_and_the_secret_stays_private(
     code = html.unescape(form.call_box.value)
     assert "s3_bucket='form-bucket'" in code and "compress=True" in code
     assert S3_SECRET not in _all_state(form) + code + repr(form)
+
+
+def test_credentials_from_the_environment_need_no_field(
+    simulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEANPLUM_APP_ID", simulator.app_id)
+    monkeypatch.setenv("LEANPLUM_EXPORT_KEY", simulator.export_key)
+    monkeypatch.setenv("LEANPLUM_API_URL", simulator.api_url)
+    monkeypatch.setenv("LEANPLUM_CACHE_DIR", str(tmp_path))
+    form = ExportForm(clock=simulator.clock.now, load=False)
+    assert form.app_id_field not in form.children and form.key_field not in form.children
+    assert simulator.app_id in form.header.value and "Leanplum API" in form.header.value
+    form.start.value = form.end.value = TODAY - timedelta(days=30)
+    form.submit_button.click()
+    assert form.wait(timeout=60) is not None, form.error_box.value
+    assert simulator.export_key not in _all_state(form) + repr(form)
