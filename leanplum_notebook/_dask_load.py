@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import schema
-from ._load_common import PARAM_SESSION
+from ._load_common import PARAM_SESSION, STORED_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -379,8 +379,11 @@ def read_parquet_table(
 ) -> pa.Table:
     """Read stored ``columns`` of one table (some row groups, or all) of a cache folder."""
     fs, root = filesystem(folder, options.so())
+    kinds = STORED_KINDS[table]
+    # category columns straight into Arrow dictionaries: no per-row hashing of strings
+    dictionary = [c for c in columns if kinds[c] == "category"]
     with fs.open(_join(fs, root, f"{table}.parquet"), "rb") as handle:
-        parquet = pq.ParquetFile(handle)
+        parquet = pq.ParquetFile(handle, read_dictionary=dictionary)
         if row_groups is None:
             return parquet.read(columns=list(columns))
         if parquet.metadata.num_row_groups == 0:

@@ -583,7 +583,7 @@ def _first_run_part(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
     real = metrics._real_sessions(part)
     s = real.dropna(subset=["userStart", "userId"])
     first = s.groupby("userId", sort=False, observed=True)["userStart"].min()
-    out = pd.DataFrame({"userId": first.index.astype("string"), "userStart": first.to_numpy()})
+    out = pd.DataFrame({"userId": first.index.astype("string"), "userStart": first.array})
     if tz == "local":
         with_offset = s.dropna(subset=["timezoneOffset", "start"])
         with_offset = with_offset.sort_values("start", kind="stable")
@@ -591,7 +591,7 @@ def _first_run_part(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
         offsets = pd.DataFrame(
             {
                 "userId": earliest["userId"].astype("string").to_numpy(),
-                "first_start": earliest["start"].to_numpy(),
+                "first_start": earliest["start"].array,
                 "timezoneOffset": earliest["timezoneOffset"].astype("Int64").to_numpy(),
             }
         )
@@ -601,7 +601,7 @@ def _first_run_part(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
 
 def _first_run_combine(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
     first = part.groupby("userId", sort=False, observed=True)["userStart"].min()
-    out = pd.DataFrame({"userId": first.index.astype("string"), "userStart": first.to_numpy()})
+    out = pd.DataFrame({"userId": first.index.astype("string"), "userStart": first.array})
     if tz == "local":
         s = part.dropna(subset=["first_start"]).sort_values("first_start", kind="stable")
         earliest = s.drop_duplicates("userId", keep="first")[
@@ -649,7 +649,7 @@ def _synthetic_sessions(
     frame = pd.DataFrame(
         {
             "userId": user_days["userId"].astype("string").to_numpy(),
-            "start": _as_utc(user_days["day"].to_numpy()).to_numpy(),
+            "start": _as_utc(user_days["day"].to_numpy()).array,
         }
     )
     if first_runs is not None:
@@ -660,7 +660,7 @@ def _synthetic_sessions(
         runs = pd.DataFrame(
             {
                 "userId": first_runs["userId"].astype("string").to_numpy(),
-                "userStart": _as_utc(wall.to_numpy()).to_numpy(),
+                "userStart": _as_utc(wall.to_numpy()).array,
             }
         )
         frame = frame.merge(runs, on="userId", how="outer")
@@ -746,7 +746,11 @@ def retention(
 
 
 def _named_events(events: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    keep = events["eventName"].astype("string").isin(list(names)).fillna(False)
+    column = events["eventName"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        keep = column.isin(list(names))  # compares the few categories, not every row's text
+    else:
+        keep = column.astype("string").isin(list(names)).fillna(False)
     return events.loc[keep.to_numpy(dtype=bool)]
 
 
@@ -827,7 +831,7 @@ def revenue(
         {
             "sessionId": ids,
             "userId": buys["userId"].astype("string").to_numpy(),
-            "start": _as_utc(buys["t"].to_numpy()).to_numpy(),
+            "start": _as_utc(buys["t"].to_numpy()).array,
             "isSession": pd.array([False] * len(buys), dtype="boolean"),
         }
     )
@@ -836,7 +840,7 @@ def revenue(
         {
             "sessionId": ids,
             "eventName": pd.Series([event] * len(buys), dtype="string"),
-            "start": buyers["start"].to_numpy(),
+            "start": buyers["start"].array,
             "value": buys["value"].to_numpy(dtype="float64"),
         }
     )
@@ -856,7 +860,7 @@ def _entries_part(experiments: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataF
             "experimentId": members["experimentId"].to_numpy(dtype="int64"),
             "userId": members["userId"].astype("string").to_numpy(),
             "variantId": members["variantId"].to_numpy(dtype="int64"),
-            "start": members["start"].to_numpy(),
+            "start": members["start"].array,
         }
     )
 
@@ -909,15 +913,14 @@ def experiment_results(
             "start": pd.concat(
                 [entries["start"].astype("datetime64[ms, UTC]"), _as_utc(buys["t"].to_numpy())],
                 ignore_index=True,
-            ).to_numpy(),
+            ).array,
         }
     )
-    syn_sessions["start"] = pd.Series(syn_sessions["start"]).astype("datetime64[ms, UTC]")
     syn_events = pd.DataFrame(
         {
             "sessionId": buy_ids,
             "eventName": pd.Series([conversion_event] * len(buys), dtype="string"),
-            "start": _as_utc(buys["t"].to_numpy()).to_numpy(),
+            "start": _as_utc(buys["t"].to_numpy()).array,
             "value": buys["value"].to_numpy(dtype="float64"),
         }
     )
@@ -946,7 +949,7 @@ def _funnel_events_part(
         {
             "userId": ev["userId"].astype("string").to_numpy(),
             "eventName": ev["eventName"].astype("string").to_numpy(),
-            "start": ev["start"].to_numpy(),
+            "start": ev["start"].array,
             "_part": np.full(len(ev), number, dtype="int64"),
             "_row": ev["_row"].to_numpy(dtype="int64"),
         }
@@ -968,7 +971,7 @@ def _funnel_users_part(
         {
             "sessionId": codes.astype("int64"),
             "eventName": part["eventName"].to_numpy(),
-            "start": part["start"].to_numpy(),
+            "start": part["start"].array,
         }
     )
     result = metrics.funnel(syn_events, syn_sessions, list(steps), within=within)
