@@ -168,22 +168,25 @@ def _to_html(notebook_path: Path, title: str) -> str:
     nb = nbformat.read(notebook_path, as_version=4)
     # Widget state is only meaningful live; an HTML report would pull a widget renderer from a CDN.
     nb.metadata.pop("widgets", None)
-    exporter = HTMLExporter(
-        template_name="lab",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_anchor_links=True,
-        embed_images=True,
-    )
-    # Charts are matplotlib PNGs without alt text; nbconvert warns once per image otherwise.
+    # nbconvert logs through the running traitlets application (a kernel's, when this runs in
+    # a notebook); give it our own logger, where one expected warning is dropped: charts are
+    # matplotlib PNGs without alt text, and nbconvert would warn about each of them.
+    log = logging.getLogger(f"{__name__}.nbconvert")
     quiet = _DropMessages("Alternative text is missing")
-    traitlets_log = logging.getLogger("traitlets")
-    traitlets_log.addFilter(quiet)
+    log.addFilter(quiet)
     try:
+        exporter = HTMLExporter(
+            template_name="lab",
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            exclude_anchor_links=True,
+            embed_images=True,
+            log=log,
+        )
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     finally:
-        traitlets_log.removeFilter(quiet)
+        log.removeFilter(quiet)
     return _drop_scripts(body)
 
 
