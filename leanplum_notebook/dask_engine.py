@@ -37,7 +37,8 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import dask
 import dask.dataframe as dd
@@ -75,6 +76,9 @@ __all__ = [
     "revenue",
     "top_events",
 ]
+
+if TYPE_CHECKING:
+    from .load import Tables
 
 logger = logging.getLogger(__name__)
 
@@ -170,21 +174,29 @@ class DaskTables:
         """Events with their session's columns: :func:`events_with_sessions`."""
         return events_with_sessions(self.events, self.sessions, **kwargs)
 
-    def compute(self, **kwargs: Any) -> dict[str, pd.DataFrame]:
+    def compute(self, **kwargs: Any) -> Tables:
         """Compute every table into pandas (only for data that fits in memory).
 
         Returns
         -------
-        dict of str to DataFrame
-            Table name -> pandas table with sorted categories and a fresh RangeIndex, as
-            the pandas loader returns it.
+        Tables
+            The pandas loader's :class:`~leanplum_notebook.load.Tables`: each table with
+            sorted categories and a fresh RangeIndex; its ``report`` only lists the files
+            (the counts of a pandas load are not collected on Dask).
         """
+        from .load import LoadReport, Tables
+
         names = list(self._frames)
         results = dask.compute(*(self._frames[n] for n in names), **kwargs)
-        return {
+        frames = {
             name: sort_categories(frame.reset_index(drop=True))
             for name, frame in zip(names, results, strict=True)
         }
+        report = LoadReport(
+            files=[Path(p) for u in self.units if u.kind != "parquet" for p in u.paths],
+            parquet_used=all(u.kind == "parquet" for u in self.units),
+        )
+        return Tables(frames, report)
 
     def persist(self, **kwargs: Any) -> DaskTables:
         """Keep every table in the cluster's memory; returns new, still aligned tables."""
