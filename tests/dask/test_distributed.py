@@ -63,6 +63,15 @@ def test_local_cluster_parses_and_computes_in_bounded_time(
     pd.testing.assert_frame_equal(dau, metrics.active_users(ps))
     pd.testing.assert_frame_equal(retention, metrics.retention(ps))
     pd.testing.assert_frame_equal(steps, metrics.funnel(pandas_tables.events, ps, FUNNEL))
+    pe, px = pandas_tables.events, pandas_tables.experiments
+    pd.testing.assert_frame_equal(
+        lde.experiment_results(tables.experiments, tables.sessions, tables.events),
+        metrics.experiment_results(px, ps, pe),
+    )
+    pd.testing.assert_frame_equal(
+        lde.top_events(tables.events, sessions=tables.sessions),
+        metrics.top_events(pe, sessions=ps),
+    )
     # the work ran on both workers, not in the test process
     tasks = client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.executed_count)
     assert len(tasks) == 2 and all(n > 0 for n in tasks.values())
