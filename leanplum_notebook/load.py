@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema
+from . import _load_duckdb, schema
 from ._load_common import PARAM_SESSION, STORED_KINDS, LoadError
 from ._load_csv import csv_kind, iter_csv_part
 from ._load_json import FileStats, iter_json_batches
@@ -502,6 +502,34 @@ def _parse_part(
     return total
 
 
+def _parse_json_fast(
+    part: _Part,
+    sink: MemorySink | ParquetSink,
+    batch_sessions: int,
+    bar: Any,
+    progress: list[int],
+) -> _PartStats:
+    """Parse a JSON part with DuckDB (``_load_duckdb``); ``progress[0]``: bytes reported.
+
+    Raises ``FastPathUnsupported`` when the part needs the Python path.
+    """
+    seen: set[int] = set()
+    stats = _PartStats()
+    for path in part.files:
+        logger.debug("parsing %s (DuckDB)", path)
+        for batch, sessions in _load_duckdb.iter_file_batches(
+            path, batch_sessions=batch_sessions, seen=seen
+        ):
+            for name, data in batch.items():
+                sink.write(name, data)
+            stats.sessions_read += sessions
+        if bar is not None:
+            size = path.stat().st_size
+            bar.update(size)
+            progress[0] += size
+    return stats
+
+
 class _Stored:
     """One part's stored tables: in its Parquet cache, or in memory."""
 
@@ -556,6 +584,7 @@ class _Loader:
         use_parquet: bool,
         batch_sessions: int,
         progress: bool,
+        parser: str = "auto",
     ) -> None:
         self.tables = tables
         self.columns = columns
@@ -564,6 +593,7 @@ class _Loader:
         self.use_parquet = use_parquet
         self.batch_sessions = batch_sessions
         self.progress = progress
+        self.parser = parser
         self.report = LoadReport()
 
     def read_columns(self, table: str) -> list[str]:
@@ -621,31 +651,51 @@ class _Loader:
             if bar is not None:
                 bar.close()
 
-    def _parse(self, part: _Part, bar: Any) -> tuple[_PartStats, _Stored]:
-        logger.info("%s: parsing %d %s file(s)", part.job_id, len(part.files), part.format)
-        sink: MemorySink | ParquetSink
-        sink = MemorySink()
+    def _new_sink(self, part: _Part) -> MemorySink | ParquetSink:
         if self.use_parquet and part.cache_dir is not None:
             try:
-                sink = ParquetSink(part.cache_dir)
+                return ParquetSink(part.cache_dir)
             except OSError as exc:
                 logger.warning(
                     "cannot write the Parquet cache in %s (%s); loading in memory",
                     part.cache_dir,
                     exc,
                 )
-        try:
-            stats = _parse_part(
-                part,
-                sink,
-                on_bad_line=self.on_bad_line,
-                batch_sessions=self.batch_sessions,
-                bar=bar,
-            )
-        except BaseException:
-            if isinstance(sink, ParquetSink):
-                sink.abort()
-            raise
+        return MemorySink()
+
+    def _parse(self, part: _Part, bar: Any) -> tuple[_PartStats, _Stored]:
+        logger.info("%s: parsing %d %s file(s)", part.job_id, len(part.files), part.format)
+        sink = self._new_sink(part)
+        stats: _PartStats | None = None
+        if part.format == "json" and self.parser == "auto" and _load_duckdb.available():
+            progress = [0]
+            try:
+                stats = _parse_json_fast(part, sink, self.batch_sessions, bar, progress)
+            except _load_duckdb.FastPathUnsupported as exc:
+                # The Python path reads the part again and gives the exact error or skip.
+                logger.info("%s: fast JSON path not used (%s); parsing in Python", part.job_id, exc)
+                if bar is not None and progress[0]:
+                    bar.update(-progress[0])
+                if isinstance(sink, ParquetSink):
+                    sink.abort()
+                sink = self._new_sink(part)
+            except BaseException:
+                if isinstance(sink, ParquetSink):
+                    sink.abort()
+                raise
+        if stats is None:
+            try:
+                stats = _parse_part(
+                    part,
+                    sink,
+                    on_bad_line=self.on_bad_line,
+                    batch_sessions=self.batch_sessions,
+                    bar=bar,
+                )
+            except BaseException:
+                if isinstance(sink, ParquetSink):
+                    sink.abort()
+                raise
         if isinstance(sink, ParquetSink):
             try:
                 sink.commit(
@@ -854,6 +904,7 @@ def load(
     use_parquet: bool = True,
     batch_sessions: int = 10_000,
     progress: bool = True,
+    parser: Literal["auto", "python"] = "auto",
 ) -> Tables:
     """Load a Leanplum export (JSON or CSV files) into six typed pandas tables.
 
@@ -886,6 +937,11 @@ def load(
         Sessions per parsed batch (one Parquet row group); bounds the parse's memory.
     progress : bool
         Show a tqdm progress bar while parsing raw files.
+    parser : {"auto", "python"}
+        How JSON files are parsed. ``"auto"``: DuckDB (all cores, explicit column types,
+        ids exact) for every part it can read exactly, else the streamed Python parser;
+        ``"python"``: always the Python parser (orjson, batch by batch). Both give identical
+        tables, errors and skip counts.
 
     Returns
     -------
@@ -911,6 +967,8 @@ def load(
         )
     if engine != "pandas":
         raise ValidationError("engine", f"expected 'pandas' (or later 'dask'), not {engine!r}")
+    if parser not in ("auto", "python"):
+        raise ValidationError("parser", f"expected 'auto' or 'python', not {parser!r}")
     if on_bad_line not in ("error", "skip"):
         raise ValidationError("on_bad_line", f"expected 'error' or 'skip', not {on_bad_line!r}")
     if (
@@ -932,6 +990,7 @@ def load(
         use_parquet=use_parquet,
         batch_sessions=batch_sessions,
         progress=progress,
+        parser=parser,
     )
     stored = loader.prepare(parts)
     report = loader.report

@@ -1,0 +1,418 @@
+"""Fast path for JSON-lines export files: DuckDB parses, Arrow flattens, same stored tables.
+
+DuckDB's ``read_json`` with an explicit column spec (never its type detection, which reads
+mixed-sign 64-bit ids as HUGEINT and later float) parses a file on all cores and streams
+nested Arrow record batches of sessions; Arrow then flattens the ``states``/``events``/
+``parameters``/``userAttributes``/``experiments`` lists into the six stored tables, whose
+columns go through the same ``_load_common`` rules as the Python path.
+
+The fast path is strict, never lenient: whatever it cannot prove it reads exactly as the
+Python path would raises :class:`FastPathUnsupported`, and the caller re-reads the whole part
+with the Python path (which then gives the exact error, line number or skip count). Cases it
+hands back: an id that is not canonical decimal text or an integer (DuckDB would round
+``1.5`` to ``2``), a count that is not an integer, a missing required id, a sessionId seen
+twice in the part, a number that orjson cannot read (beyond 64 bits), an attribute or
+parameter value string with JSON escapes it does not decode, any DuckDB parse error.
+
+Ids, counts and lat/lon are read as text (a JSON number read as text keeps its literal
+digits) and converted by Arrow's strict casts, then checked by a round trip to text.
+Attribute and parameter values are read as JSON and given the CSV writer's text rule
+(strings as they are, ``true``/``false``, integers as digits, floats as Python's ``repr``).
+
+Importing this module does not import duckdb; :func:`available` does, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import schema
+from ._load_common import ARROW_SCHEMAS, STORED_KINDS, finish_column, text_of
+
+logger = logging.getLogger(__name__)
+
+#: DuckDB threads per file (the machine's cores are shared; 2 keeps the parse at full speed).
+THREADS: Final[int] = 2
+#: DuckDB's memory limit: its scan buffers stay well under the 2x-file-size budget.
+MEMORY_LIMIT: Final[str] = "512MB"
+#: Largest line DuckDB accepts (CleverTap raised its line buffer to 20 MiB: spec 5.1).
+MAX_LINE_BYTES: Final[int] = 16 * 1024 * 1024
+
+_COLUMN_TO_JSON = {column: key for key, column in schema.JSON_TO_COLUMN.items()}
+
+#: Logical kind -> DuckDB type read for a session field. Ids and counts as text: converted
+#: strictly by Arrow (DuckDB's own casts round floats and accept ``+5`` or `` 12``).
+_SQL_TYPES: Final[dict[str, str]] = {
+    "id": "VARCHAR",
+    "nullable_id": "VARCHAR",
+    "time": "DOUBLE",
+    "seconds": "DOUBLE",
+    "float": "DOUBLE",
+    "int": "VARCHAR",
+    "bool": "BOOLEAN",
+    "category": "VARCHAR",
+    "text": "VARCHAR",
+}
+
+_EVENT = (
+    "STRUCT(eventId VARCHAR, name VARCHAR, time DOUBLE, value DOUBLE, info VARCHAR, "
+    '"timeUntilFirstForUser" DOUBLE, parameters MAP(VARCHAR, JSON))'
+)
+_STATE = (
+    "STRUCT(stateId VARCHAR, name VARCHAR, time DOUBLE, duration DOUBLE, info VARCHAR, "
+    f'"timeUntilFirstForUser" DOUBLE, events {_EVENT}[])'
+)
+
+
+class FastPathUnsupported(Exception):
+    """The fast path cannot read this part exactly as the Python path: use the Python path."""
+
+
+_available: bool | None = None
+
+
+def available() -> bool:
+    """True when duckdb can be imported (imported once, on first call)."""
+    global _available
+    if _available is None:
+        try:
+            import duckdb  # noqa: F401
+        except ImportError:  # pragma: no cover - duckdb is a core dependency
+            _available = False
+        else:
+            _available = True
+    return _available
+
+
+def _columns_spec() -> dict[str, str]:
+    spec: dict[str, str] = {}
+    for column, kind in schema.SESSIONS.items():
+        key = _COLUMN_TO_JSON.get(column, column)
+        spec[key] = "VARCHAR" if column in ("lat", "lon") else _SQL_TYPES[kind]
+    spec["userAttributes"] = "MAP(VARCHAR, JSON)"
+    spec["experiments"] = "STRUCT(id VARCHAR, variantId VARCHAR)[]"
+    spec["states"] = f"{_STATE}[]"
+    return spec
+
+
+def _sql(path: Path) -> tuple[str, list[Any]]:
+    spec = _columns_spec()
+    struct = ", ".join(f"'{key}': '{typ}'" for key, typ in spec.items())
+    compression = "gzip" if path.name.endswith(".gz") else "none"
+    query = (
+        "SELECT * FROM read_json(?, format='newline_delimited', records=true, "
+        f"columns={{{struct}}}, compression='{compression}', "
+        f"maximum_object_size={MAX_LINE_BYTES}, ignore_errors=false)"
+    )
+    return query, [str(path)]
+
+
+# ---------------------------------------------------------------------------------------
+# Strict conversions
+
+
+def _cast_digits(array: pa.Array, name: str, what: str) -> pa.Array:
+    """Decimal text -> int64 by Arrow's strict cast, or refuse.
+
+    Arrow, like the Python path, rejects ``+5``, `` 5``, ``1.5``, ``1e3`` and values beyond
+    64 bits and reads ``05`` as 5; unlike it, Arrow reads ``0x5`` as hex: refused here.
+    """
+    try:
+        ints = array.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise FastPathUnsupported(f"{name}: not all {what} are 64-bit integers ({exc})") from None
+    if pc.any(pc.match_substring(array, "x", ignore_case=True)).as_py():
+        raise FastPathUnsupported(f"{name}: a hexadecimal {what[:-1]}")
+    return ints
+
+
+def _strict_id(array: pa.Array, name: str, *, required: bool = True) -> pa.Array:
+    """Ids as text (a JSON integer's digits or an id string) -> exact int64, or refuse."""
+    if array.null_count and required:
+        raise FastPathUnsupported(f"{name}: a required id is missing")
+    return _cast_digits(array, name, "ids")
+
+
+def _strict_count(array: pa.Array, name: str) -> pa.Array:
+    if array.null_count == len(array):
+        return array.cast(pa.int64())
+    return _cast_digits(array, name, "counts")
+
+
+def _finish(array: pa.Array, kind: str, name: str) -> pa.Array:
+    """Stored column from the DuckDB column (same rules as ``_load_common``)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if kind in ("id", "nullable_id"):
+        array = _strict_id(array, name, required=kind == "id")
+    elif kind == "int":
+        array = _strict_count(array, name)
+    elif name in ("lat", "lon"):
+        array = _empty_to_null(array).cast(pa.float64())
+    elif kind in ("category", "text"):
+        array = _empty_to_null(array)
+    try:
+        return finish_column(array, kind, name)
+    except (ValueError, pa.ArrowException) as exc:
+        raise FastPathUnsupported(str(exc)) from None
+
+
+def _empty_to_null(array: pa.Array) -> pa.Array:
+    if len(array) == 0 or array.null_count == len(array):
+        return array
+    is_empty = pc.equal(array, "")
+    if not pc.any(is_empty).as_py():
+        return array
+    return pc.if_else(is_empty, pa.scalar(None, pa.string()), array)
+
+
+_SIMPLE_NUMBER = r"^-?[0-9]{1,18}$"  # every integer this long fits int64: its text is as is
+
+
+def _value_texts(raw: pa.Array) -> pa.Array:
+    """JSON values (DuckDB's compact JSON text) -> the CSV export's text for each value.
+
+    Strings without escapes lose their quotes; ``true``/``false`` and integers keep their
+    text; the rest (floats, escaped strings, long integers, nested values) go through Python
+    (``text_of``), value by value: a small share of the values.
+    """
+    raw = raw.cast(pa.string())
+    if len(raw) == 0:
+        return raw
+    plain = pc.and_(pc.starts_with(raw, '"'), pc.invert(pc.match_substring(raw, "\\")))
+    plain = pc.fill_null(plain, False)
+    out = pc.if_else(plain, pc.utf8_slice_codeunits(raw, 1, -1), raw)
+    if pc.all(plain).as_py():
+        return out
+    others = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
+    other = raw.take(pa.array(others))
+    simple = pc.or_(
+        pc.is_in(other, value_set=pa.array(["true", "false"])),
+        pc.match_substring_regex(other, _SIMPLE_NUMBER),
+    )
+    simple = pc.fill_null(simple, True)  # JSON null: missing value
+    if pc.all(simple).as_py():
+        return out
+    hard = others[~simple.to_numpy(zero_copy_only=False)]
+    fixed = [_python_text(text) for text in raw.take(pa.array(hard)).to_pylist()]
+    filler = np.full(len(raw), None, dtype=object)
+    filler[hard] = fixed
+    mask = np.zeros(len(raw), dtype=bool)
+    mask[hard] = True
+    return pc.if_else(pa.array(mask), pa.array(filler, pa.string()), out)
+
+
+def _python_text(raw: str) -> str | None:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson reads no integer beyond 64 bits: the Python path reports such a line.
+        raise FastPathUnsupported(f"value {raw[:40]!r} is not readable by orjson") from None
+    return text_of(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Flattening one record batch of sessions
+
+
+def _child(struct: pa.Array, name: str) -> pa.Array:
+    return pc.struct_field(struct, name) if len(struct) else pa.array([], struct.type[name].type)
+
+
+def _flat(lists: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(flattened values, index of the parent row of each value)."""
+    if isinstance(lists, pa.MapArray):  # list kernels take no maps: view it as a list
+        mask = lists.is_null() if lists.null_count else None
+        lists = pa.ListArray.from_arrays(lists.offsets, lists.values, mask=mask)
+    return pc.list_flatten(lists), pc.list_parent_indices(lists)
+
+
+def _map_rows(maps: pa.Array, owner: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(owner of each entry, key, text value) of a MAP column."""
+    entries, parents = _flat(maps)
+    keys = _child(entries, "key")
+    values = _value_texts(_child(entries, "value"))
+    return owner.take(parents), keys, values
+
+
+def batch_tables(batch: pa.RecordBatch) -> dict[str, pa.Table]:
+    """The six stored tables of one record batch of sessions read by DuckDB."""
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    kinds = STORED_KINDS
+    sid = _finish(columns["sessionId"], "id", "sessionId")
+
+    session_arrays = [sid]
+    for column, kind in list(schema.SESSIONS.items())[1:]:
+        session_arrays.append(_finish(columns[_COLUMN_TO_JSON.get(column, column)], kind, column))
+
+    states_all, state_parent = _flat(columns["states"])
+    state_sid = sid.take(state_parent)
+    state_id = _finish(_child(states_all, "stateId"), "id", "stateId")
+    events_all, event_parent = _flat(_child(states_all, "events"))
+    event_id = _finish(_child(events_all, "eventId"), "id", "eventId")
+    event_state = state_id.take(event_parent)
+    event_sid = state_sid.take(event_parent)
+
+    # Nameless (synthetic) states are not in the states table, like Leanplum's CSV export.
+    state_name = _child(states_all, "name")
+    named = pc.is_valid(state_name)
+    states_named = states_all.filter(named) if state_name.null_count else states_all
+    state_values = {
+        "stateId": state_id.filter(named) if state_name.null_count else state_id,
+        "sessionId": state_sid.filter(named) if state_name.null_count else state_sid,
+        "stateName": _child(states_named, "name"),
+    }
+    for column, key in (
+        ("start", "time"),
+        ("duration", "duration"),
+        ("info", "info"),
+        ("timeUntilFirstForUser", "timeUntilFirstForUser"),
+    ):
+        state_values[column] = _child(states_named, key)
+    states = [
+        state_values[c]
+        if c in ("stateId", "sessionId")
+        else _finish(state_values[c], kinds["states"][c], c)
+        for c in schema.STATES
+    ]
+
+    event_values = {
+        "eventId": event_id,
+        "stateId": event_state,
+        "sessionId": event_sid,
+        "eventName": _child(events_all, "name"),
+        "start": _child(events_all, "time"),
+        "value": _child(events_all, "value"),
+        "info": _child(events_all, "info"),
+        "timeUntilFirstForUser": _child(events_all, "timeUntilFirstForUser"),
+    }
+    events = [
+        event_values[c]
+        if c in ("eventId", "stateId", "sessionId")
+        else _finish(event_values[c], kinds["events"][c], c)
+        for c in schema.EVENTS
+    ]
+
+    param_event, param_name, param_value = _map_rows(_child(events_all, "parameters"), event_id)
+    param_sid = event_sid.take(_flat(_child(events_all, "parameters"))[1])
+    params = [
+        param_event,
+        _empty_to_null(param_name),
+        _finish(param_value, "text", "value"),
+        param_sid,
+    ]
+
+    attr_sid, attr_name, attr_value = _map_rows(columns["userAttributes"], sid)
+    attrs = [attr_sid, _empty_to_null(attr_name), _finish(attr_value, "text", "value")]
+
+    exps_all, exp_parent = _flat(columns["experiments"])
+    experiments = [
+        _finish(_child(exps_all, "id"), "id", "experimentId"),
+        sid.take(exp_parent),
+        _finish(_child(exps_all, "variantId"), "id", "variantId"),
+    ]
+
+    arrays = {
+        "sessions": session_arrays,
+        "states": states,
+        "events": events,
+        "event_parameters": params,
+        "user_attributes": attrs,
+        "experiments": experiments,
+    }
+    return {
+        name: pa.Table.from_arrays(arrays[name], schema=ARROW_SCHEMAS[name])
+        for name in schema.TABLES
+    }
+
+
+def iter_file_batches(
+    path: Path, *, batch_sessions: int, seen: set[int] | None = None
+) -> Iterator[tuple[dict[str, pa.Table], int]]:
+    """Yield (stored tables, sessions) batch by batch for one JSON-lines file.
+
+    DuckDB parses in a background thread (it releases the GIL) while the caller flattens and
+    writes the previous batch: a queue of two batches bounds the memory.
+
+    Raises
+    ------
+    FastPathUnsupported
+        Anything the Python path must read instead (see the module docstring).
+    """
+    batches: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=_scan, args=(path, batch_sessions, batches, stop), name="duckdb-json", daemon=True
+    )
+    worker.start()
+    try:
+        while True:
+            item = batches.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            tables = batch_tables(item)
+            if seen is not None:
+                ids = tables["sessions"].column("sessionId").to_numpy()
+                if len(np.unique(ids)) != len(ids) or not seen.isdisjoint(ids.tolist()):
+                    raise FastPathUnsupported("a sessionId appears twice")
+                seen.update(ids.tolist())
+            yield tables, item.num_rows
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.05)
+        worker.join()
+
+
+def _scan(
+    path: Path,
+    batch_sessions: int,
+    out: queue.Queue[pa.RecordBatch | BaseException | None],
+    stop: threading.Event,
+) -> None:
+    """Producer thread: DuckDB record batches of sessions into ``out``, then None."""
+    import duckdb
+
+    try:
+        query, params = _sql(path)
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "threads": THREADS,
+                "memory_limit": MEMORY_LIMIT,
+                "preserve_insertion_order": True,
+            },
+        )
+        try:
+            reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
+            for batch in reader:
+                if stop.is_set():
+                    return
+                if batch.num_rows:
+                    out.put(batch)
+        finally:
+            con.close()
+    except (duckdb.Error, pa.ArrowException) as exc:
+        out.put(FastPathUnsupported(f"duckdb: {exc}"))
+        return
+    except BaseException as exc:  # handed to the consumer, which raises it
+        out.put(exc)
+        return
+    out.put(None)
+
+
+__all__ = ["FastPathUnsupported", "available", "batch_tables", "iter_file_batches"]
