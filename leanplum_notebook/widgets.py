@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - ipywidgets is a core dependency
         "ExportForm needs ipywidgets: pip install ipywidgets (or pip install leanplum-notebook)"
     ) from exc
 
-from .dates import PACIFIC, WINDOW_DAYS, format_day, pacific_day
+from .dates import PACIFIC, WINDOW_DAYS, format_day, pacific_day, parse_day
 from .errors import ConfigError, LeanplumError
 from .settings import Settings
 
@@ -203,8 +203,8 @@ class ExportForm:
         Where to export from (``connect()``). Default: credentials from the environment
         (``LEANPLUM_APP_ID``/``LEANPLUM_EXPORT_KEY`` or ``.env``); what is missing is asked for
         in the form, the key in a masked field.
-    start, end : date, optional
-        Initial Pacific days (default: the 7 days ending yesterday).
+    start, end : date or str, optional
+        Initial Pacific days, ``date`` or ``YYYYmmdd`` (default: the 7 days ending yesterday).
     format : {"json", "csv"}
     load : bool, default True
         Load the tables after the export (``form.tables``).
@@ -227,8 +227,8 @@ class ExportForm:
         self,
         connection: Connection | None = None,
         *,
-        start: date | None = None,
-        end: date | None = None,
+        start: date | str | None = None,
+        end: date | str | None = None,
         format: str = "json",
         load: bool = True,
         clock: Callable[[], float] | None = None,
@@ -261,8 +261,8 @@ class ExportForm:
 
         today = pacific_day(self._clock())
         first_day = today - timedelta(days=WINDOW_DAYS)
-        end = end or today - timedelta(days=1)
-        start = start or end - timedelta(days=6)
+        end_day = parse_day(end, "end") if end is not None else today - timedelta(days=1)
+        start_day = parse_day(start, "start") if start is not None else end_day - timedelta(days=6)
         layout = w.Layout(width="auto")
         style = {"description_width": "9em"}
 
@@ -289,10 +289,10 @@ class ExportForm:
             credentials.append(self.key_field)
 
         self.start = w.DatePicker(
-            value=start, description="Start (Pacific)", min=first_day, max=today, style=style
+            value=start_day, description="Start (Pacific)", min=first_day, max=today, style=style
         )
         self.end = w.DatePicker(
-            value=end, description="End (Pacific)", min=first_day, max=today, style=style
+            value=end_day, description="End (Pacific)", min=first_day, max=today, style=style
         )
         self.format = w.Dropdown(
             options=[("JSON", "json"), ("CSV", "csv")],

@@ -106,6 +106,7 @@ def test_notebook_runs_top_to_bottom(name: str, executed: Any) -> None:
     assert "Connection(api" in text  # credentials came from the environment (the known-key sim)
     if name == "quickstart.ipynb":
         assert "exports spent by the second fetch: 0" in text
+        assert "exports spent: 0, sessions:" in text  # the form reused the cached days
         assert "connect().fetch(" not in text  # the env path prints lpn.fetch, not connect()
         assert "lpn.fetch(" in text
     if name == "funnels_revenue_experiments.ipynb":
