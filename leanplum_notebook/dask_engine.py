@@ -65,15 +65,20 @@ from ._dask_load import (
 __all__ = [
     "DaskTables",
     "active_users",
+    "breakdown",
     "engagement",
+    "event_counts",
     "events_with_sessions",
     "experiment_results",
     "funnel",
     "is_dask",
     "load_dask",
+    "message_stats",
     "new_users",
     "retention",
     "revenue",
+    "session_lengths",
+    "sessions_per_user",
     "top_events",
 ]
 
@@ -1123,3 +1128,203 @@ def top_events(
     out["count"] = out["count"].astype("int64")
     out["sessions"] = out["sessions"].fillna(0).astype("int64")
     return out[["eventName", "count", "sessions", "users"]]
+
+
+# ---------------------------------------------------------------------------------------
+# Counts and breakdowns
+
+
+def session_lengths(
+    sessions: dd.DataFrame, *, max_duration: float = metrics.MAX_SESSION_SECONDS
+) -> pd.Series:
+    """Session durations for duration statistics: :func:`metrics.session_lengths` on Dask.
+
+    Returns
+    -------
+    Series of float64
+        Named ``duration`` (seconds), indexed by ``sessionId`` (one value per kept session,
+        so this is as long as the sessions table: sample or aggregate it for big data).
+    """
+    cols = [c for c in ("sessionId", "duration", "isSession") if c in sessions.columns]
+    part = _project(sessions, cols)
+    meta = metrics.session_lengths(part._meta, max_duration=max_duration)
+    lengths = part.map_partitions(metrics.session_lengths, max_duration=max_duration, meta=meta)
+    result = lengths.compute()
+    out = pd.Series(result.to_numpy(dtype="float64"), name="duration", dtype="float64")
+    if "sessionId" in cols:
+        out.index = pd.Index(result.index.to_numpy(), name="sessionId")
+    return out
+
+
+def _day_user_part(part: pd.DataFrame, tz: TimeZone) -> pd.DataFrame:
+    """Real sessions of a partition as (day on ``tz``, userId) rows."""
+    real = metrics._real_sessions(part)
+    days = metrics._period_start(metrics._session_times(real, tz), "D")
+    return pd.DataFrame(
+        {
+            "day": pd.Series(days.to_numpy(), dtype="datetime64[ns]").to_numpy(),
+            "userId": real["userId"].astype("string").to_numpy(),
+        }
+    )
+
+
+def sessions_per_user(sessions: dd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
+    """Sessions, active users and their ratio per day: :func:`metrics.sessions_per_user`.
+
+    Returns
+    -------
+    DataFrame
+        ``day``, ``sessions``, ``users``, ``sessions_per_user``.
+    """
+    metrics._check_tz(tz)
+    cols = [c for c in ("userId", "start", "isSession", "timezoneOffset") if c in sessions]
+    part = _project(sessions, cols)
+    rows = part.map_partitions(_day_user_part, tz, meta=_day_user_part(part._meta, tz))
+    per_day = rows.groupby("day").size(split_out=1)
+    pairs = rows.dropna().drop_duplicates(split_out=max(1, rows.npartitions // 16))
+    users_per_day = pairs.groupby("day").size(split_out=1)
+    n_sessions, n_users = dask.compute(per_day, users_per_day)
+    if n_sessions.empty:
+        return metrics.sessions_per_user(sessions._meta, tz=tz)
+    grid = metrics._period_range(n_sessions.index.min(), n_sessions.index.max(), "D")
+    out = metrics._days_frame(grid)
+    out["sessions"] = n_sessions.reindex(grid, fill_value=0).to_numpy(dtype="int64")
+    out["users"] = n_users.reindex(grid, fill_value=0).to_numpy(dtype="int64")
+    users = out["users"].to_numpy(dtype="float64")
+    out["sessions_per_user"] = np.divide(
+        out["sessions"].to_numpy(dtype="float64"),
+        users,
+        out=np.full(len(out), np.nan),
+        where=users > 0,
+    )
+    return out
+
+
+def _period_name_part(
+    events: pd.DataFrame, code: str, tz: TimeZone, names: tuple[str, ...] | None
+) -> pd.DataFrame:
+    ev_names = events["eventName"].astype("string")
+    if names is not None:
+        keep = ev_names.isin(list(names)).to_numpy(dtype=bool)
+        events, ev_names = events.loc[keep], ev_names[keep]
+    periods = metrics._period_start(metrics._event_times(events, tz), code)
+    frame = pd.DataFrame(
+        {
+            "period": pd.Series(periods.to_numpy(), dtype="datetime64[ns]").to_numpy(),
+            "eventName": ev_names.to_numpy(),
+        }
+    )
+    return frame.dropna()
+
+
+def _with_offsets(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    return metrics._events_with_users(events, sessions)
+
+
+def event_counts(
+    events: dd.DataFrame,
+    *,
+    freq: str = "D",
+    tz: TimeZone = "pacific",
+    names: list[str] | None = None,
+    sessions: dd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Events per period and name, zeros included: :func:`metrics.event_counts` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``period`` (datetime64, naive), ``eventName`` (str), ``count`` (int64).
+    """
+    code = metrics._check_freq(freq)
+    metrics._check_tz(tz)
+    ev_cols = [c for c in ("sessionId", "eventName", "start", "timezoneOffset") if c in events]
+    ev = _project(events, ev_cols)
+    if tz == "local" and "timezoneOffset" not in events.columns and sessions is not None:
+        s_cols = [c for c in ("sessionId", "userId", "timezoneOffset") if c in sessions.columns]
+        ev = _pairwise(_with_offsets, ev, _project(sessions, s_cols))
+    wanted = tuple(names) if names is not None else None
+    meta = _period_name_part(ev._meta, code, tz, wanted)
+    rows = ev.map_partitions(_period_name_part, code, tz, wanted, meta=meta)
+    counts = rows.groupby(["period", "eventName"]).size(split_out=1).compute()
+    empty = pd.DataFrame(
+        {
+            "period": pd.Series(dtype="datetime64[ns]"),
+            "eventName": pd.Series(dtype="string"),
+            "count": pd.Series(dtype="int64"),
+        }
+    )
+    if counts.empty:
+        return empty
+    periods = counts.index.get_level_values("period")
+    grid = metrics._period_range(periods.min(), periods.max(), code)
+    found = counts.index.get_level_values("eventName").astype(str)
+    order = list(names) if names is not None else sorted(set(found))
+    counts.index = pd.MultiIndex.from_arrays([periods, found], names=["period", "eventName"])
+    full = pd.MultiIndex.from_product([grid, order], names=["period", "eventName"])
+    counts = counts.reindex(full, fill_value=0)
+    return pd.DataFrame(
+        {
+            "period": pd.Series(full.get_level_values(0), dtype="datetime64[ns]"),
+            "eventName": pd.Series(full.get_level_values(1), dtype="string"),
+            "count": counts.to_numpy(dtype="int64"),
+        }
+    )
+
+
+def message_stats(events: dd.DataFrame) -> pd.DataFrame:
+    """Message sends and opens from event names: :func:`metrics.message_stats` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``messageId``, ``sent``, ``opened``, ``open_rate``.
+    """
+    counts = _project(events, ["eventName"])["eventName"].astype("string").value_counts()
+    found = counts.compute()
+    found = found[found.index.astype(str).str.startswith(".m")]
+    # the pandas function counts rows: give it one row per message event (only those)
+    names = np.repeat(found.index.astype(str).to_numpy(), found.to_numpy(dtype="int64"))
+    return metrics.message_stats(pd.DataFrame({"eventName": pd.Categorical(names)}))
+
+
+def _breakdown_part(part: pd.DataFrame, by: str) -> pd.DataFrame:
+    real = metrics._real_sessions(part)
+    return pd.DataFrame(
+        {
+            by: real[by].astype("string").fillna("(unknown)").to_numpy(),
+            "userId": real["userId"].astype("string").to_numpy(),
+        }
+    )
+
+
+def breakdown(
+    sessions: dd.DataFrame,
+    by: str,
+    *,
+    metric: Literal["users", "sessions"] = "users",
+    top: int | None = None,
+) -> pd.DataFrame:
+    """Users or sessions by a session attribute: :func:`metrics.breakdown` on Dask.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>``, ``users`` or ``sessions``, ``share``.
+    """
+    if metric not in ("users", "sessions"):
+        raise ValueError(f"metric must be 'users' or 'sessions', not {metric!r}")
+    metrics._require(sessions._meta, (by, "userId"), "sessions")
+    cols = [c for c in dict.fromkeys((by, "userId", "isSession")) if c in sessions.columns]
+    part = _project(sessions, cols)
+    rows = part.map_partitions(_breakdown_part, by, meta=_breakdown_part(part._meta, by))
+    if metric == "users":
+        pairs = rows.dropna().drop_duplicates(split_out=max(1, rows.npartitions // 16))
+        syn = pairs.compute()
+    else:
+        sizes = rows.groupby(by).size(split_out=1).compute()
+        keys = np.repeat(sizes.index.astype(str).to_numpy(), sizes.to_numpy(dtype="int64"))
+        syn = pd.DataFrame(
+            {by: pd.Categorical(keys), "userId": pd.array([pd.NA] * len(keys), dtype="string")}
+        )
+    return metrics.breakdown(syn.reset_index(drop=True), by, metric=metric, top=top)

@@ -142,6 +142,23 @@ CASES: list[tuple[str, Callable[..., pd.DataFrame], tuple[str, ...], dict[str, A
         (X, S, E),
         {"conversion_event": "Add To Cart", "confidence": 0.9},
     ),
+    ("sessions-per-user", metrics.sessions_per_user, (S,), {}),
+    ("sessions-per-user-local", metrics.sessions_per_user, (S,), {"tz": "local"}),
+    ("event-counts", metrics.event_counts, (E,), {}),
+    (
+        "event-counts-week-names",
+        metrics.event_counts,
+        (E,),
+        {"freq": "W", "tz": "utc", "names": ["Purchase", "Share", "No Such Event"]},
+    ),
+    ("message-stats", metrics.message_stats, (E,), {}),
+    ("breakdown-client", metrics.breakdown, (S,), {"by": "client"}),
+    (
+        "breakdown-country-sessions-top3",
+        metrics.breakdown,
+        (S,),
+        {"by": "country", "metric": "sessions", "top": 3},
+    ),
     ("top-events", metrics.top_events, (E,), {}),
     ("top-events-all", metrics.top_events, (E,), {"n": 40, "exclude_messages": False}),
 ]
@@ -169,6 +186,20 @@ def test_metric_agrees_with_pandas(
     assert isinstance(got, pd.DataFrame)
     assert len(expected) > 0
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_session_lengths_and_local_event_counts(
+    pandas_tables: Any, dask_tables: lde.DaskTables
+) -> None:
+    ps, pe = pandas_tables.sessions, pandas_tables.events
+    ds, de = dask_tables.sessions, dask_tables.events
+    expected = metrics.session_lengths(ps, max_duration=3600)
+    assert 0 < len(expected) < len(ps)
+    pd.testing.assert_series_equal(lde.session_lengths(ds, max_duration=3600), expected)
+    pd.testing.assert_frame_equal(
+        lde.event_counts(de, tz="local", sessions=ds),
+        metrics.event_counts(pe, tz="local", sessions=ps),
+    )
 
 
 def test_top_events_with_users(pandas_tables: Any, dask_tables: lde.DaskTables) -> None:
