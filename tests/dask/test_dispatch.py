@@ -1,0 +1,53 @@
+"""``load(engine="dask")`` and the pandas metric functions given Dask DataFrames.
+
+The integrator wires :mod:`leanplum_notebook.load`, ``metrics`` and ``joins`` to hand Dask
+input to :mod:`leanplum_notebook.dask_engine`; until a function is wired its test is skipped
+with the reason, and from then on the dispatched result must equal the pandas one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from leanplum_notebook import dask_engine as lde
+from leanplum_notebook.load import load
+
+from .test_dask_engine import CASES, assert_tables_equal
+
+
+def test_load_engine_dask(sim_export: Any, pandas_tables: Any) -> None:
+    try:
+        tables = load(sim_export.export, engine="dask", tables=["sessions", "experiments"])
+    except NotImplementedError:
+        pytest.skip("load(engine='dask') is not wired to dask_engine.load_dask yet")
+    assert isinstance(tables, lde.DaskTables)
+    assert_tables_equal(pandas_tables, tables.compute())
+
+
+def _wired(func: Callable[..., Any]) -> bool:
+    return "is_dask" in inspect.getsource(func)
+
+
+@pytest.mark.parametrize(
+    ("func", "tables", "kwargs"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_metrics_take_dask_frames(
+    pandas_tables: Any,
+    sim_export: Any,
+    func: Callable[..., pd.DataFrame],
+    tables: tuple[str, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    if not _wired(func):
+        pytest.skip(f"metrics.{func.__name__} does not dispatch Dask input yet")
+    dask_tables = lde.load_dask(sim_export.export)
+    kwargs = dict(kwargs)
+    steps = [kwargs.pop("steps")] if "steps" in kwargs else []
+    expected = func(*(pandas_tables[t] for t in tables), *steps, **kwargs)
+    got = func(*(dask_tables[t] for t in tables), *steps, **kwargs)
+    pd.testing.assert_frame_equal(got, expected)
