@@ -315,6 +315,24 @@ def test_bad_lines_raise_or_are_skipped_like_the_loader(sim_export: Any, tmp_pat
     assert_tables_equal(expected, tables.compute())
 
 
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+
+
+@pytest.mark.parametrize("kind", ["json", "csv"])
+@pytest.mark.parametrize("use_parquet", [True, False], ids=["parquet", "raw"])
+def test_golden_files_with_every_quirk(kind: str, use_parquet: bool, tmp_path: Path) -> None:
+    # int64 extremes, string and Java-style times, omitted fields, unicode and newlines...
+    source = GOLDEN / kind
+    if not source.is_dir() or not any(source.iterdir()):
+        pytest.skip(f"no golden {kind} files")
+    for path in source.iterdir():
+        if path.is_file():
+            shutil.copy(path, tmp_path / path.name)  # the cache goes next to the files
+    expected = load(tmp_path, progress=False, use_parquet=False)
+    tables = lde.load_dask(tmp_path, use_parquet=use_parquet)
+    assert_tables_equal(expected, tables.compute())
+
+
 def test_csv_export(sim_export: Any, tmp_path: Path) -> None:
     from leanplum_notebook.export import fetch
 
