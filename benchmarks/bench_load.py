@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_load.py [--mb 256] [--repeat 3]
+    .venv/bin/python benchmarks/bench_load.py [--mb 256] [--repeat 3] [--only loader ...]
 
 Makes (once, cached in ``benchmarks/_data/``) a JSON export of about ``--mb`` MB with the
 simulator's generator and the CSV export of the very same sessions, then times each of these
@@ -15,7 +15,12 @@ multiple of the file size; with ``--repeat N`` the median of N runs, the typical
   ``states``/``events``, ``pandas.json_normalize`` for events, a DataFrame for sessions;
 - ``first``: this loader, first load (parse, Parquet cache written, six pandas tables);
 - ``reload``: this loader again on the same files (reads the Parquet cache only);
-- ``csv``: this loader, first load of the CSV export of the same sessions.
+- ``csv``: this loader, first load of the CSV export of the same sessions;
+- ``parser=python``: this loader's first load with its pure-Python JSON parser (the fallback
+  of the default DuckDB parser), for comparison.
+
+The ``load()`` column is the time of the ``load()`` call alone, measured inside the child
+(interpreter start and imports left out, ~0.6 s of every row here).
 
 It prints the ratios against the issue's targets and checks that the events' ``eventId``
 exact integer sum and row count agree between the loader (JSON and CSV) and the baseline.
@@ -84,6 +89,16 @@ def make_data(mb: int) -> tuple[Path, Path]:
     return json_dir, csv_dir
 
 
+#: (label, runner, export format) in the order they run.
+CONTENDERS = [
+    ("floor", "floor", "json"),
+    ("loader first load (JSON)", "loader", "json"),
+    ("loader Parquet reload", "loader", "json"),
+    ("loader first load (CSV)", "loader", "csv"),
+    ("loader first load (JSON, parser=python)", "loader-python", "json"),
+    ("typical json.loads + json_normalize", "typical", "json"),
+]
+
 # --------------------------------------------------------------------------------------
 # The contenders (each runs in a fresh interpreter: `bench_load.py --run <name> <folder>`)
 
@@ -124,10 +139,12 @@ def run_typical(folder: Path) -> dict[str, Any]:
     }
 
 
-def run_loader(folder: Path) -> dict[str, Any]:
+def run_loader(folder: Path, parser: str = "auto") -> dict[str, Any]:
     from leanplum_notebook.load import load
 
-    tables = load(folder, progress=False)
+    t0 = time.perf_counter()
+    tables = load(folder, progress=False, parser=parser)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - t0
     events = tables.events
     return {
         "events": len(events),
@@ -135,10 +152,20 @@ def run_loader(folder: Path) -> dict[str, Any]:
         "sessions": len(tables.sessions),
         "parquet_used": tables.report.parquet_used,
         "rows": {name: len(tables[name]) for name in tables},
+        "load_call": seconds,
     }
 
 
-RUNNERS = {"floor": run_floor, "typical": run_typical, "loader": run_loader}
+def run_loader_python(folder: Path) -> dict[str, Any]:
+    return run_loader(folder, parser="python")
+
+
+RUNNERS = {
+    "floor": run_floor,
+    "typical": run_typical,
+    "loader": run_loader,
+    "loader-python": run_loader_python,
+}
 
 
 def _peak_rss_mb() -> float:
@@ -187,6 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=256, help="size of the JSON export in MB")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender (median)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[name for _, name, _ in CONTENDERS],
+        help="time only these contenders (no ratios)",
+    )
     parser.add_argument("--run", nargs=2, metavar=("NAME", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -197,17 +230,14 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in json_dir.iterdir() if p.is_file()) / MB
     csv_mb = sum(p.stat().st_size for p in csv_dir.iterdir() if p.is_file()) / MB
     print(f"JSON export: {size_mb:.1f} MB; CSV export of the same sessions: {csv_mb:.1f} MB")
-    order = [
-        ("floor", "floor", json_dir),
-        ("loader first load (JSON)", "loader", json_dir),
-        ("loader Parquet reload", "loader", json_dir),
-        ("loader first load (CSV)", "loader", csv_dir),
-        ("typical json.loads + json_normalize", "typical", json_dir),
-    ]
+    folders = {"json": json_dir, "csv": csv_dir}
+    order = [(label, name, folders[kind]) for label, name, kind in CONTENDERS]
+    if args.only:
+        order = [item for item in order if item[1] in args.only]
     results: dict[str, dict[str, Any]] = {}
-    print(f"{'':38s} {'wall':>9s} {'MB/s':>7s} {'cpu':>8s} {'peak RSS':>19s}")
+    print(f"{'':40s} {'wall':>9s} {'MB/s':>7s} {'cpu':>8s} {'peak RSS':>19s} {'load()':>8s}")
     for label, name, folder in order:
-        first_load = name == "loader" and "reload" not in label
+        first_load = name.startswith("loader") and "reload" not in label
         repeat = 1 if name == "typical" else args.repeat
         runs = []
         for _ in range(repeat):
@@ -217,10 +247,13 @@ def main() -> None:
         runs.sort(key=lambda run: run["wall"])
         results[label] = r = runs[len(runs) // 2]  # the median run
         print(
-            f"{label:38s} {r['wall']:7.2f} s {size_mb / r['wall']:7.1f} {r['cpu']:6.2f} s "
-            f"{r['peak_mb']:7.0f} MB ({r['peak_mb'] / size_mb:4.2f}x file)",
+            f"{label:40s} {r['wall']:7.2f} s {size_mb / r['wall']:7.1f} {r['cpu']:6.2f} s "
+            f"{r['peak_mb']:7.0f} MB ({r['peak_mb'] / size_mb:4.2f}x file)"
+            + (f" {r['load_call']:6.2f} s" if "load_call" in r else ""),
             flush=True,
         )
+    if args.only:
+        return
 
     floor = results["floor"]["wall"]
     first = results["loader first load (JSON)"]
@@ -239,6 +272,16 @@ def main() -> None:
         values = [a["wall"] / b["wall"], a["cpu"] / b["cpu"]]
         verdict = ["OK" if (v >= target if higher else v <= target) else "MISSED" for v in values]
         print(f"{label:34s} {values[0]:6.2f} {values[1]:6.2f}  wall {verdict[0]}, cpu {verdict[1]}")
+    in_call = first["load_call"] / reload_["load_call"]
+    print(
+        f"{'  same, load() call only':34s} {in_call:6.2f}         "
+        f"{'OK' if in_call >= 5 else 'MISSED'} (interpreter start and imports left out)"
+    )
+    python_first = results["loader first load (JSON, parser=python)"]
+    print(
+        f"{'parser=python / auto (info)':34s} {python_first['wall'] / first['wall']:6.2f} "
+        f"{python_first['cpu'] / first['cpu']:6.2f}"
+    )
     peak = first["peak_mb"] / size_mb
     verdict = "OK" if peak <= 2 else "MISSED"
     print(f"{'loader peak / file size (<= 2x)':34s} {peak:6.2f}         {verdict}")

@@ -42,10 +42,11 @@ from ._load_common import ARROW_SCHEMAS, STORED_KINDS, finish_column, text_of
 
 logger = logging.getLogger(__name__)
 
-#: DuckDB threads per file (the machine's cores are shared; 2 keeps the parse at full speed).
+#: DuckDB threads per file (its scan splits a file on line boundaries; 2 cores here). The
+#: caller flattens and writes the previous batch meanwhile.
 THREADS: Final[int] = 2
 #: DuckDB's memory limit: its scan buffers stay well under the 2x-file-size budget.
-MEMORY_LIMIT: Final[str] = "512MB"
+MEMORY_LIMIT: Final[str] = "256MB"
 #: Largest line DuckDB accepts (CleverTap raised its line buffer to 20 MiB: spec 5.1).
 MAX_LINE_BYTES: Final[int] = 16 * 1024 * 1024
 
@@ -398,6 +399,8 @@ def _scan(
             },
         )
         try:
+            # Its own progress bar would print to the terminal or the notebook.
+            con.execute("SET enable_progress_bar = false")
             reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
             for batch in reader:
                 if stop.is_set():
@@ -406,10 +409,12 @@ def _scan(
                     out.put(batch)
         finally:
             con.close()
-    except (duckdb.Error, pa.ArrowException) as exc:
+    except Exception as exc:
+        # DuckDB errors (bad JSON, a value that does not convert, out of memory) may come
+        # through pyarrow's reader as OSError: whatever failed, the Python path reads the file.
         out.put(FastPathUnsupported(f"duckdb: {exc}"))
         return
-    except BaseException as exc:  # handed to the consumer, which raises it
+    except BaseException as exc:  # KeyboardInterrupt...: handed to the consumer, raised there
         out.put(exc)
         return
     out.put(None)

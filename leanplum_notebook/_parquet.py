@@ -1,6 +1,6 @@
 """The loader's Parquet cache of one export part, and its in-memory stand-in.
 
-Layout of ``<parquet_dir>``: one ``<table>.parquet`` per table of ``schema.TABLES`` (zstd,
+Layout of ``<parquet_dir>``: one ``<table>.parquet`` per table of ``schema.TABLES`` (lz4,
 one row group per parsed batch) and ``meta.json`` (loader version, source file names and
 sizes, the counts found while parsing). Tables are written under temporary names and moved
 into place with ``os.replace`` once complete; ``meta.json`` is removed first and written
@@ -82,7 +82,8 @@ class ParquetSink:
             writer = pq.ParquetWriter(
                 self.temp[table],
                 ARROW_SCHEMAS[table],
-                compression="zstd",
+                # lz4: a third of zstd's CPU to write and read back; files ~35 % larger.
+                compression="lz4",
                 # Dictionary pages only where they pay (low-cardinality text): building them
                 # for random 64-bit ids and free text costs time for nothing.
                 use_dictionary=categories,
