@@ -100,6 +100,9 @@ class LoadReport:
         True when every part came from its Parquet cache (no raw file parsed).
     parts_parsed, parts_cached : int
         Parts parsed from raw files, and parts read from the Parquet cache.
+    parts_parsed_fast : int
+        Of ``parts_parsed``, the JSON parts read by the DuckDB parser (``parser="auto"``);
+        the others were read by the Python parser.
     """
 
     files: list[Path] = field(default_factory=list)
@@ -115,6 +118,7 @@ class LoadReport:
     parquet_used: bool = False
     parts_parsed: int = 0
     parts_cached: int = 0
+    parts_parsed_fast: int = 0
 
 
 class Tables:
@@ -671,6 +675,7 @@ class _Loader:
             progress = [0]
             try:
                 stats = _parse_json_fast(part, sink, self.batch_sessions, bar, progress)
+                self.report.parts_parsed_fast += 1
             except _load_duckdb.FastPathUnsupported as exc:
                 # The Python path reads the part again and gives the exact error or skip.
                 logger.info("%s: fast JSON path not used (%s); parsing in Python", part.job_id, exc)
