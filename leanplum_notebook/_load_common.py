@@ -160,9 +160,9 @@ def py_int(value: Any) -> int | None:
         return None
     if type(value) is int:
         number = value
-    elif type(value) is float and value.is_integer():
-        number = int(value)
-    elif type(value) is str and _ID_TEXT.fullmatch(value.strip()):
+    elif (type(value) is float and value.is_integer()) or (
+        type(value) is str and _ID_TEXT.fullmatch(value.strip())
+    ):
         number = int(value)
     else:
         raise ValueError(f"{value!r} is not an integer")

@@ -106,7 +106,9 @@ def test_quirky_lines_and_nameless_states(tmp_path: Path) -> None:
         '"parameters":{"sku":"gold","level":5}}]},'
         '{"stateId":"17","events":[{"eventId":"-3","name":".m42","time":"1.5914749E9"}]}]'
     )
-    experiments = '[{"id":800315004,"variantId":"-796675005","impressed":true},{"id":1,"variantId":2}]'
+    experiments = (
+        '[{"id":800315004,"variantId":"-796675005","impressed":true},{"id":1,"variantId":2}]'
+    )
     write(
         tmp_path / "x",
         session("4503599627370496", states=states, experiments=experiments, isDeveloper="true"),
