@@ -28,6 +28,7 @@ from ._load_common import (
     LoadError,
     py_float,
     py_id,
+    py_int,
     rows_to_table,
     text_of,
 )
@@ -132,6 +133,12 @@ class _Rows:
 
 _START = 1 + _SESSION_KEYS.index("time")
 _USER_START = 1 + _SESSION_KEYS.index("firstRun")
+#: Positions of the count columns in a session row: Arrow would truncate a float there.
+_COUNTS = tuple(
+    1 + index
+    for index, column in enumerate(list(schema.SESSIONS)[1:])
+    if schema.SESSIONS[column] == "int"
+)
 
 
 def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
@@ -147,6 +154,11 @@ def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
         fixed[_START] = py_float(fixed[_START])
         fixed[_USER_START] = py_float(fixed[_USER_START])
         session_row = tuple(fixed)
+    for position in _COUNTS:
+        if type(session_row[position]) is float:  # 5.0 is 5; 5.5 raises (not an integer)
+            fixed = list(session_row)
+            fixed[position] = py_int(fixed[position])
+            session_row = tuple(fixed)
     states_append = rows.states.append
     events_append = rows.events.append
     params_append = rows.params.append

@@ -134,6 +134,7 @@ def test_quirky_lines_and_nameless_states(tmp_path: Path) -> None:
         (session("1", states='[{"stateId":"0x5","name":"hex id"}]'), "not a 64-bit"),
         (session("1", states='[{"stateId":"+5","name":"plus"}]'), "not a 64-bit"),
         (session("1", experiments='[{"id":1}]'), "required id is missing"),
+        (session("1", priorSessions="5.5"), "not an integer"),
         ("{not json", "not valid JSON"),
         (session("1", time='"soon"'), "'soon' is not a number"),
     ],
@@ -156,7 +157,7 @@ def test_what_the_fast_path_cannot_read_exactly_goes_to_python(
 @pytest.mark.parametrize(
     ("line", "fast_path"),
     [
-        (session("1", priorSessions="5.5"), False),  # not an integer: Python decides
+        (session("1", priorSessions="5.0"), False),  # an integral float: Python reads 5
         (session("1", userAttributes='{"n":123456789012345678901234}'), True),  # orjson: float
         (session("1", userAttributes='{"n":-9223372036854775809}'), True),
     ],

@@ -104,7 +104,7 @@ def test_gzip_files_are_accepted(tmp_path: Path) -> None:
             '{"sessionId":"1","states":[{"stateId":1,"events":[{"eventId":18446744073709551615}]}]}',
             "bad value",
         ),
-        ('{"sessionId":"1","priorEvents":99999999999999999999}', "bad value"),
+        ('{"sessionId":"1","priorEvents":99999999999999999999}', "outside the signed 64-bit"),
         ("[1, 2]", "not a Leanplum session object"),
     ],
 )
