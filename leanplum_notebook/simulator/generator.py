@@ -581,7 +581,9 @@ class Generator:
         out = []
         for name, variants, lifts, start_k in specs:
             exp_id = rng.randrange(2**40, 2**63)
-            variant_ids = tuple(rng.randrange(2**40, 2**63) for _ in variants)
+            # Sorted so the control (listed first) has the lowest id: analyses that default
+            # to "the lowest variantId is the control" then compare against the real control.
+            variant_ids = tuple(sorted(rng.randrange(2**40, 2**63) for _ in variants))
             assign = bytes(rng.randrange(len(variants)) for _ in range(1000))
             start = _day_start(self.first_day + timedelta(days=start_k))
             out.append(_Experiment(name, exp_id, variant_ids, variants, lifts, start, assign))
