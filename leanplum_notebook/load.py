@@ -6,13 +6,18 @@
 >>> tables.report                               # what was read, skipped, deduplicated
 
 How it works. Raw files are streamed file by file and, inside a file, in batches of
-``batch_sessions`` sessions: each JSON line is parsed with orjson into per-table rows, each
-batch becomes Arrow arrays with an explicit schema (ids exact int64, never through float)
-and is appended as a row group to one Parquet file per table in the export's cache entry
-(``<entry>/parquet``). CSV files are streamed by ``pyarrow.csv`` with explicit column types.
-The pandas tables are then read back from Parquet (only the requested columns), filtered to
-the requested Pacific days, and duplicate sessions across parts are removed. A second load
-of the same files reads Parquet only.
+``batch_sessions`` sessions. JSON files are parsed by DuckDB's ``read_json`` with an explicit
+column spec (never its type detection; ids read as text and cast strictly to int64, so never
+through float) in a producer thread, while each batch of nested sessions is flattened by
+Arrow into the six tables (``_load_duckdb``). Anything that parser cannot read exactly as the
+Python parser would (a bad line, a float id, a sessionId twice...) sends the whole part to
+the Python parser (``_load_json``: orjson per line, per-table rows, Arrow arrays with an
+explicit schema), which gives the exact error with file and line, or skips and counts.
+Each batch is appended as a row group to one Parquet file per table in the export's cache
+entry (``<entry>/parquet``). CSV files are streamed by ``pyarrow.csv`` with explicit column
+types. The pandas tables are then read back from Parquet (only the requested columns),
+filtered to the requested Pacific days, and duplicate sessions across parts are removed. A
+second load of the same files reads Parquet only.
 
 The tables, their columns and dtypes are those of :mod:`leanplum_notebook.schema`: ids
 ``int64``, times ``datetime64[ms, UTC]``, durations/offsets in seconds ``float64``, counts
