@@ -160,6 +160,8 @@ def test_what_the_fast_path_cannot_read_exactly_goes_to_python(
         (session("1", priorSessions="5.0"), False),  # an integral float: Python reads 5
         (session("1", userAttributes='{"n":123456789012345678901234}'), True),  # orjson: float
         (session("1", userAttributes='{"n":-9223372036854775809}'), True),
+        ('{"sessionId":"1","userId":"a","userId":"b"}', False),  # duplicate key: last wins
+        (session("1", userAttributes='{"k":"1","k":2}'), False),
     ],
 )
 def test_odd_values_read_like_python(tmp_path: Path, line: str, fast_path: bool) -> None:
