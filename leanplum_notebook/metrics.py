@@ -290,7 +290,11 @@ def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFr
 
     ``wau`` and ``mau`` are rolling: distinct users active in the 7 (30) days ending on the
     day, inclusive. On the first 6 (29) days of the data the window reaches back before the
-    data and only counts what is there, so ``mau`` is low and ``stickiness`` high at the start.
+    data and only counts what is there, so ``mau`` is low and ``stickiness`` high at the start:
+    ``data_days`` says how many days of data each window holds, so a chart can show WAU only
+    where ``data_days >= 7`` and MAU (and ``stickiness``) only where ``data_days >= 30``.
+    With less than 30 days of data, ``dau_wau`` (over complete 7-day windows) is the
+    stickiness that can be read honestly.
 
     Parameters
     ----------
@@ -303,7 +307,9 @@ def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFr
     -------
     DataFrame
         ``day`` (datetime64, naive), ``dau``, ``wau``, ``mau`` (int64), ``stickiness``
-        (float64: dau / mau).
+        (float64: dau / mau), ``dau_wau`` (float64: dau / wau), ``data_days`` (int64: days of
+        data up to and including the day, 1 on the first day; a window of N days is complete
+        where ``data_days >= N``).
     """
     _check_tz(tz)
     up = _user_periods(sessions, tz, "D")
@@ -313,6 +319,8 @@ def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFr
                 "day": pd.Series(dtype="datetime64[ns]"),
                 **{c: pd.Series(dtype="int64") for c in ("dau", "wau", "mau")},
                 "stickiness": pd.Series(dtype="float64"),
+                "dau_wau": pd.Series(dtype="float64"),
+                "data_days": pd.Series(dtype="int64"),
             }
         )
     grid = _period_range(up["period"].min(), up["period"].max(), "D")
@@ -325,6 +333,8 @@ def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFr
     out["mau"] = mau
     with np.errstate(divide="ignore", invalid="ignore"):
         out["stickiness"] = np.where(mau > 0, dau / np.maximum(mau, 1), np.nan)
+        out["dau_wau"] = np.where(wau > 0, dau / np.maximum(wau, 1), np.nan)
+    out["data_days"] = np.arange(1, len(grid) + 1, dtype="int64")
     return out
 
 
@@ -599,24 +609,45 @@ def _retention_frame(
     return table
 
 
-def retention_curve(retention_table: pd.DataFrame) -> pd.DataFrame:
+def retention_curve(
+    retention_table: pd.DataFrame, *, min_cohorts: int = 3, min_share: float = 0.1
+) -> pd.DataFrame:
     """Average retention by period over all cohorts, weighted by cohort size.
 
     Each period averages only the cohorts that can already be seen at that period (non-NaN
-    cells), so later periods rest on fewer, older cohorts.
+    cells: :func:`retention` leaves a cell NaN when its period is not fully inside the data),
+    so later periods rest on fewer, older cohorts. A period resting on too few of them would
+    show one small cohort's noise as the trend (a spike, then 0), so it is left out unless
+
+    - it averages at least ``min(min_cohorts, cohorts at period 0)`` cohorts, and
+    - those cohorts hold at least ``min_share`` of the users behind period 0.
+
+    With the defaults, on 28 days of daily cohorts of similar size the curve stops at
+    about day 24 (the last periods rest on 3-4 cohorts); pass ``min_cohorts=1,
+    min_share=0`` for every period any cohort reaches.
 
     Parameters
     ----------
     retention_table : DataFrame
         Output of :func:`retention`.
+    min_cohorts : int
+        Fewest cohorts a period must average (capped at the number of cohorts seen at
+        period 0, so a table of one or two cohorts still gives a curve).
+    min_share : float
+        Smallest part (0 to 1) of the period-0 users a period must rest on.
 
     Returns
     -------
     DataFrame
         ``period`` (int64, N), ``retention`` (float64 fraction), ``users`` (int64: users in
-        the cohorts behind the point). Periods no cohort reaches are left out.
+        the cohorts behind the point), ``cohorts`` (int64: how many cohorts). Periods no
+        cohort reaches, or resting on too few cohorts or users, are left out.
     """
     _require(retention_table, ("cohort_size",), "retention_table")
+    if min_cohorts < 1:
+        raise ValueError(f"min_cohorts must be >= 1, not {min_cohorts!r}")
+    if not 0 <= min_share <= 1:
+        raise ValueError(f"min_share must be between 0 and 1, not {min_share!r}")
     sizes = retention_table["cohort_size"].to_numpy(dtype="float64")
     rows = []
     for col in retention_table.columns:
@@ -626,12 +657,20 @@ def retention_curve(retention_table: pd.DataFrame) -> pd.DataFrame:
         seen = ~np.isnan(vals)
         base = sizes[seen].sum()
         if base > 0:
-            rows.append((int(col), float((vals[seen] * sizes[seen]).sum() / base), int(base)))
+            rate = float((vals[seen] * sizes[seen]).sum() / base)
+            rows.append((int(col), rate, int(base), int(seen.sum())))
+    if rows:
+        # the floor is relative to the first period reported (period 0 unless the caller
+        # dropped columns): every cohort is seen there
+        first_users, first_cohorts = rows[0][2], rows[0][3]
+        need_cohorts = min(min_cohorts, first_cohorts)
+        rows = [r for r in rows if r[3] >= need_cohorts and r[2] >= min_share * first_users]
     return pd.DataFrame(
         {
             "period": pd.Series([r[0] for r in rows], dtype="int64"),
             "retention": pd.Series([r[1] for r in rows], dtype="float64"),
             "users": pd.Series([r[2] for r in rows], dtype="int64"),
+            "cohorts": pd.Series([r[3] for r in rows], dtype="int64"),
         }
     )
 

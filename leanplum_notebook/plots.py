@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import textwrap
 from collections.abc import Callable
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, cast
 
@@ -25,6 +26,7 @@ import pandas as pd
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from . import metrics
@@ -122,9 +124,9 @@ def _date_axis(ax: Axes, xlabel: str) -> None:
     ax.set_xlabel(xlabel)
 
 
-def _no_data(ax: Axes, title: str) -> Axes:
+def _no_data(ax: Axes, title: str, message: str = "no data") -> Axes:
     ax.set_title(title, loc="left")
-    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color=_GREY)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=_GREY)
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
@@ -165,6 +167,16 @@ def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
 # --------------------------------------------------------------------------- activity
 
 
+def _data_days(data: pd.DataFrame) -> np.ndarray:
+    """Days of data each row's trailing window can see (``engagement``'s ``data_days``).
+
+    A frame without the column (built by hand) is taken to start on the data's first day.
+    """
+    if "data_days" in data.columns:
+        return data["data_days"].to_numpy(dtype="int64")
+    return np.arange(1, len(data) + 1, dtype="int64")
+
+
 @_styled
 def plot_active_users(
     data: pd.DataFrame,
@@ -180,15 +192,18 @@ def plot_active_users(
     Parameters
     ----------
     data : DataFrame
-        :func:`metrics.engagement` output (``day``, ``dau``, ``wau``, ``mau``), or
-        :func:`metrics.active_users` output (``period``, ``active_users``).
+        :func:`metrics.engagement` output (``day``, ``dau``, ``wau``, ``mau``, optionally
+        ``data_days``), or :func:`metrics.active_users` output (``period``,
+        ``active_users``).
     ax : Axes, optional
         Where to draw; a new figure when None.
     title, xlabel : str
         Title and x-axis label.
     skip_partial : bool
-        Leave out WAU (MAU) on the first 6 (29) days, whose window reaches back before the
-        data and so undercounts, when the data is longer than the window.
+        Draw WAU (MAU) only on days whose 7 (30) day window lies inside the data
+        (``data_days``; without it, from the 7th (30th) row): an earlier window reaches back
+        before the data and undercounts. With less than 30 days of data there is no MAU line,
+        and the legend says so.
     **kw
         Passed to ``Axes.plot``.
 
@@ -202,20 +217,32 @@ def plot_active_users(
         return _no_data(ax, title)
     if "dau" in data.columns:
         x = _dates(data["day"])
+        seen = _data_days(data)
         series = [
-            ("mau", "MAU (30 days)", PALETTE[2]),
-            ("wau", "WAU (7 days)", PALETTE[1]),
-            ("dau", "DAU", PALETTE[0]),
+            ("mau", "MAU (30 days)", PALETTE[2], 30),
+            ("wau", "WAU (7 days)", PALETTE[1], 7),
+            ("dau", "DAU", PALETTE[0], 1),
         ]
-        for col, label, color in series:
+        handles: list[Any] = []
+        for col, label, color, window in series:
             values = data[col].to_numpy(dtype=float)
-            window = {"wau": 7, "mau": 30}.get(col, 1)
-            if skip_partial and len(values) > window:
-                # the first window-1 days count only the part of the window inside the data
-                values = values.copy()
-                values[: window - 1] = np.nan
-            ax.plot(x, values, label=label, color=color, **kw)
-        ax.legend(loc="upper left", ncols=3)
+            if skip_partial:
+                complete = seen >= window
+                if not complete.any():
+                    # nothing honest to draw: say why in the legend instead of a line
+                    handles.append(
+                        Line2D(
+                            [],
+                            [],
+                            linestyle="none",
+                            label=f"{col.upper()}: needs {window} days of data",
+                        )
+                    )
+                    continue
+                values = np.where(complete, values, np.nan)
+            (line,) = ax.plot(x, values, label=label, color=color, **kw)
+            handles.append(line)
+        ax.legend(handles=handles, loc="upper left", ncols=3)
     else:
         _require(data, ("period", "active_users"), "plot_active_users")
         ax.plot(
@@ -246,13 +273,20 @@ def plot_stickiness(
 ) -> Axes:
     """Stickiness (DAU / MAU) over time, in percent.
 
+    Only days whose window lies inside the data are drawn: DAU / MAU from the 30th day of
+    data. With less than 30 days (no complete 30-day window), the chart shows DAU / WAU over
+    complete 7-day windows instead, and its title and legend say so; with less than 7 days
+    it says there is not enough data.
+
     Parameters
     ----------
     data : DataFrame
-        :func:`metrics.engagement` output (``day``, ``stickiness``).
+        :func:`metrics.engagement` output (``day``, ``stickiness``; ``dau_wau`` and
+        ``data_days`` for the fallback and the window check; a frame without ``data_days``
+        is taken to start on the data's first day).
     skip_partial : bool
-        Leave out the first 29 days, whose 30-day window reaches back before the data (MAU
-        too low, stickiness too high), when more than 29 days are present.
+        Leave out days whose window reaches back before the data (``False``: draw DAU / MAU
+        on every day, partial windows included).
     **kw
         Passed to ``Axes.plot``.
 
@@ -261,25 +295,28 @@ def plot_stickiness(
     Axes
     """
     ax = _axes(ax)
-    title = title or "Stickiness (DAU / MAU)"
     if data.empty:
-        return _no_data(ax, title)
+        return _no_data(ax, title or "Stickiness (DAU / MAU)")
     _require(data, ("day", "stickiness"), "plot_stickiness")
-    if skip_partial and len(data) > 29:
-        data = data.iloc[29:]
-    ax.plot(
-        _dates(data["day"]),
-        data["stickiness"].to_numpy(dtype=float),
-        color=kw.pop("color", PALETTE[3]),
-        label="DAU / MAU",
-        **kw,
-    )
-    mean = float(np.nanmean(data["stickiness"].to_numpy(dtype=float)))
-    ax.axhline(mean, color=_GREY, linestyle="--", linewidth=1, label=f"mean {mean:.1%}")
+    seen = _data_days(data)
+    column, name, window = "stickiness", "DAU / MAU", 30
+    if skip_partial and not (seen >= 30).any():
+        if "dau_wau" not in data.columns or not (seen >= 7).any():
+            return _no_data(ax, title or "Stickiness (DAU / MAU)", "not enough data: needs 7 days")
+        column, name, window = "dau_wau", "DAU / WAU", 7
+    title = title or f"Stickiness ({name})"
+    if skip_partial:
+        data = data.loc[seen >= window]
+    values = data[column].to_numpy(dtype=float)
+    label = name if window == 30 else f"{name} (7-day windows; < 30 days of data)"
+    ax.plot(_dates(data["day"]), values, color=kw.pop("color", PALETTE[3]), label=label, **kw)
+    mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    if np.isfinite(mean):
+        ax.axhline(mean, color=_GREY, linestyle="--", linewidth=1, label=f"mean {mean:.1%}")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     ax.set_ylim(bottom=0)
     ax.set_title(title, loc="left")
-    ax.set_ylabel("DAU / MAU (%)")
+    ax.set_ylabel(f"{name} (%)")
     ax.legend(loc="lower right")
     _date_axis(ax, xlabel)
     _ygrid(ax)
@@ -773,6 +810,32 @@ def plot_revenue(
     return ax
 
 
+def _signed_pct(value: float) -> str:
+    """+13%, -7%; one decimal below 0.5 % so an interval bound never reads "-0%" or "+0%"."""
+    if value != 0 and abs(value) < 0.005:
+        return f"{value:+.1%}"
+    return f"{value:+.0%}"
+
+
+def _id_tail(value: int, digits: int) -> str:
+    text = str(abs(value))
+    sign = "-" if value < 0 else ""
+    # an ellipsis standing for a single digit would save nothing
+    return sign + text if len(text) <= digits + 1 else f"{sign}…{text[-digits:]}"
+
+
+def _id_texts(ids: np.ndarray, short: bool = True, digits: int = 6) -> dict[int, str]:
+    """Display text of each id: its last ``digits`` digits, more where two would collide."""
+    unique = sorted({int(v) for v in ids})
+    if not short:
+        return {v: str(v) for v in unique}
+    while True:
+        texts = {v: _id_tail(v, digits) for v in unique}
+        if len(set(texts.values())) == len(unique):
+            return texts
+        digits += 1  # ends at the full id (at most 19 digits), which is unique
+
+
 _EXPERIMENT_METRICS = {
     "conversion": ("conversion", "conversion_low", "conversion_high", "conversion rate (%)"),
     "revenue_per_user": ("revenue_per_user", "rpu_low", "rpu_high", "revenue per user"),
@@ -790,6 +853,8 @@ def plot_experiment(
     metric: str = "conversion",
     confidence: float = 0.95,
     names: dict[int, str] | None = None,
+    short_ids: bool = True,
+    wrap: int = 30,
     **kw: Any,
 ) -> Axes:
     """Variants of each experiment with confidence intervals (error bars).
@@ -807,7 +872,13 @@ def plot_experiment(
     confidence : float
         The confidence the intervals were computed at (for the axis label only).
     names : dict of int to str, optional
-        Display names of experiment and variant ids (default: the ids).
+        Display names of experiment and variant ids. Ids without a name show as their last
+        6 digits (``"exp …498755"``, more digits where two would look the same), since the
+        19-digit ids would take half the figure's width; ``short_ids=False`` shows them whole.
+    short_ids : bool
+        Shorten unnamed ids as above.
+    wrap : int
+        Labels longer than this many characters wrap onto a second line.
     **kw
         Passed to ``Axes.errorbar``.
 
@@ -871,11 +942,14 @@ def plot_experiment(
             **kw,
         )
     names = names or {}
+    exp_text = _id_texts(exp_ids, short_ids)
+    var_text = _id_texts(var_ids, short_ids)
     labels = []
     for i in range(n_rows):
-        exp = names.get(int(exp_ids[i]), f"exp {exp_ids[i]}")
-        var = names.get(int(var_ids[i]), f"var {var_ids[i]}")
-        labels.append(f"{exp} · {var}" + (" (control)" if controls[i] else ""))
+        exp = names.get(int(exp_ids[i]), f"exp {exp_text[int(exp_ids[i])]}")
+        var = names.get(int(var_ids[i]), f"var {var_text[int(var_ids[i])]}")
+        text = f"{exp} · {var}" + (" (control)" if controls[i] else "")
+        labels.append(textwrap.fill(text, wrap, break_on_hyphens=False) if wrap else text)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     if metric in ("lift", "rpu_lift"):
@@ -887,7 +961,7 @@ def plot_experiment(
         if controls[i] or np.isnan(lift_lo[i]):
             continue
         ax.annotate(
-            f"lift {lift[i]:+.0%} [{lift_lo[i]:+.0%}, {lift_hi[i]:+.0%}]",
+            f"lift {_signed_pct(lift[i])} [{_signed_pct(lift_lo[i])}, {_signed_pct(lift_hi[i])}]",
             (highs[i], y[i]),
             xytext=(6, 0),
             textcoords="offset points",
@@ -958,8 +1032,14 @@ def plot_overview(
     Figure
     """
     sessions, events, experiments = tables.sessions, tables.events, tables.experiments
-    fig, grid = plt.subplots(3, 3, figsize=figsize, layout="constrained")
-    axes = list(grid.ravel())
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    # one subfigure per row, each with its own constrained layout: long tick labels in one
+    # panel (experiment or cohort names) then take room from their own row only, instead of
+    # widening a grid column for all three rows
+    axes: list[Axes] = []
+    rows = cast(np.ndarray, fig.subfigures(3, 1))
+    for row, widths in zip(rows, ([1, 1, 1], [1, 1, 1], [1, 1.25, 0.85]), strict=True):
+        axes.extend(row.subplots(1, 3, width_ratios=widths))
     xlabel = f"day ({_TZ_NAMES[tz]})"
     eng = metrics.engagement(sessions, tz=tz)
     plot_active_users(eng, ax=axes[0], xlabel=xlabel)

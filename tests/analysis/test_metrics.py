@@ -117,13 +117,18 @@ def test_engagement_rolling_windows(build: Any) -> None:
         [sess(1, "u1", at(0)), sess(2, "u1", at(8)), sess(3, "u2", at(3)), sess(4, "u2", at(3, 1))],
     )
     e = metrics.engagement(s)
-    assert list(e.columns) == ["day", "dau", "wau", "mau", "stickiness"]
+    assert list(e.columns) == ["day", "dau", "wau", "mau", "stickiness", "dau_wau", "data_days"]
     assert list(e["day"]) == [day(i) for i in range(9)]
     assert list(e["dau"]) == [1, 0, 0, 1, 0, 0, 0, 0, 1]
     # day 7's window is days 1..7: u1's day 0 has left it
     assert list(e["wau"]) == [1, 1, 1, 2, 2, 2, 2, 1, 2]
     assert list(e["mau"]) == [1, 1, 1, 2, 2, 2, 2, 2, 2]
     assert e["stickiness"].tolist() == [1.0, 0, 0, 0.5, 0, 0, 0, 0, 0.5]
+    # day 7: u2 (day 3) is in the week, u1 (day 0) is not, nobody active that day
+    assert e["dau_wau"].tolist() == [1.0, 0, 0, 0.5, 0, 0, 0, 0, 0.5]
+    # the windows see 1..9 days of data: WAU is complete from day 6 (7 days), MAU never
+    assert e["data_days"].tolist() == list(range(1, 10))
+    assert e["data_days"].dtype == "int64"
 
 
 def test_engagement_matches_brute_force(build: Any) -> None:
@@ -278,10 +283,58 @@ def test_retention_by_first_session_includes_returning_users(
 
 
 def test_retention_curve_weights_by_cohort_size(cohort_sessions: pd.DataFrame) -> None:
-    curve = metrics.retention_curve(metrics.retention(cohort_sessions, max_periods=3))
-    assert curve["period"].tolist() == [0, 1, 2, 3]
-    np.testing.assert_allclose(curve["retention"], [1.0, 2 / 3, 1 / 3, 0.5])
-    assert curve["users"].tolist() == [3, 3, 3, 2]
+    table = metrics.retention(cohort_sessions, max_periods=3)
+    every = metrics.retention_curve(table, min_cohorts=1, min_share=0)
+    assert every["period"].tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(every["retention"], [1.0, 2 / 3, 1 / 3, 0.5])
+    assert every["users"].tolist() == [3, 3, 3, 2]
+    assert every["cohorts"].tolist() == [2, 2, 2, 1]
+    # by default period 3, seen by one of the two cohorts only, is left out
+    curve = metrics.retention_curve(table)
+    assert curve["period"].tolist() == [0, 1, 2]
+    np.testing.assert_allclose(curve["retention"], [1.0, 2 / 3, 1 / 3])
+
+
+def staircase(sizes: list[int], rates: list[float]) -> pd.DataFrame:
+    """A retention table whose i-th (oldest first) cohort is seen up to period n - 1 - i."""
+    n = len(sizes)
+    cells = [[r if j < n - i else np.nan for j, r in enumerate(rates)] for i in range(n)]
+    table = pd.DataFrame(
+        cells,
+        index=pd.DatetimeIndex([day(i) for i in range(n)], name="cohort"),
+        columns=list(range(len(rates))),
+    )
+    table.insert(0, "cohort_size", pd.Series(sizes, index=table.index, dtype="int64"))
+    return table
+
+
+def test_retention_curve_leaves_out_thin_tails() -> None:
+    # 4 cohorts of 10, 10, 10, 70 users (100 at period 0); period 1 rests on the three
+    # oldest (30 users), period 2 on two (20), period 3 on one (10).
+    table = staircase([10, 10, 10, 70], [1.0, 0.4, 0.3, 0.9])
+    table.loc[day(1), 1] = 0.1  # the second cohort retains less on day 1
+    curve = metrics.retention_curve(table)
+    assert curve["period"].tolist() == [0, 1]  # periods 2, 3 rest on fewer than 3 cohorts
+    np.testing.assert_allclose(curve["retention"], [1.0, (4 + 1 + 4) / 30])
+    assert curve["users"].tolist() == [100, 30] and curve["cohorts"].tolist() == [4, 3]
+    two = metrics.retention_curve(table, min_cohorts=2)
+    assert two["period"].tolist() == [0, 1, 2]
+    # the share floor: period 1 holds 30 % of the period-0 users, period 2 holds 20 %
+    assert metrics.retention_curve(table, min_cohorts=2, min_share=0.25)["period"].tolist() == [
+        0,
+        1,
+    ]
+    assert metrics.retention_curve(table, min_share=0.31)["period"].tolist() == [0]
+    # the lone cohort's 90 % at period 3 (the spike the floor is there to hide)
+    every = metrics.retention_curve(table, min_cohorts=1, min_share=0)
+    assert every["retention"].iloc[-1] == pytest.approx(0.9)
+    # fewer cohorts than min_cohorts in the whole table: the floor is capped at what exists
+    single = staircase([5], [1.0])
+    assert metrics.retention_curve(single)["period"].tolist() == [0]
+    with pytest.raises(ValueError, match="min_cohorts"):
+        metrics.retention_curve(table, min_cohorts=0)
+    with pytest.raises(ValueError, match="min_share"):
+        metrics.retention_curve(table, min_share=1.5)
 
 
 def test_retention_weekly(build: Any) -> None:
@@ -628,7 +681,10 @@ def test_empty_tables_give_empty_frames_with_columns(build: Any) -> None:
     s, e, x = build("sessions", []), build("events", []), build("experiments", [])
     expected = {
         "active_users": (metrics.active_users(s), ["period", "active_users"]),
-        "engagement": (metrics.engagement(s), ["day", "dau", "wau", "mau", "stickiness"]),
+        "engagement": (
+            metrics.engagement(s),
+            ["day", "dau", "wau", "mau", "stickiness", "dau_wau", "data_days"],
+        ),
         "new_users": (metrics.new_users(s), ["day", "new_users"]),
         "spu": (metrics.sessions_per_user(s), ["day", "sessions", "users", "sessions_per_user"]),
         "events": (metrics.event_counts(e), ["period", "eventName", "count"]),
@@ -642,7 +698,7 @@ def test_empty_tables_give_empty_frames_with_columns(build: Any) -> None:
         "breakdown": (metrics.breakdown(s, "country"), ["country", "users", "share"]),
         "retention_curve": (
             metrics.retention_curve(metrics.retention(s)),
-            ["period", "retention", "users"],
+            ["period", "retention", "users", "cohorts"],
         ),
     }
     for name, (frame, columns) in expected.items():

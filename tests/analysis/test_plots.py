@@ -53,7 +53,7 @@ def engagement() -> pd.DataFrame:
 
 
 def test_active_users_lines(engagement: pd.DataFrame) -> None:
-    ax = plots.plot_active_users(engagement)
+    ax = plots.plot_active_users(engagement, skip_partial=False)
     assert ax.get_title(loc="left") == "Active users"
     assert ax.get_ylabel() == "users"
     assert ax.get_xlabel() == "day (Pacific)"
@@ -84,6 +84,34 @@ def test_active_users_hide_partial_windows() -> None:
     assert not any(np.isnan(line.get_ydata()).any() for line in shown)
 
 
+def test_active_users_without_a_complete_window_say_so(engagement: pd.DataFrame) -> None:
+    # 3 days of data: no 7-day or 30-day window lies inside it, so only DAU is drawn
+    ax = plots.plot_active_users(engagement)
+    assert [line.get_label() for line in ax.get_lines()] == ["DAU"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "MAU: needs 30 days of data",
+        "WAU: needs 7 days of data",
+        "DAU",
+    ]
+
+
+def test_active_users_windows_follow_data_days() -> None:
+    # the last 12 of 40 days (data_days 29..40): MAU is complete from the 2nd row, WAU on all
+    n = 12
+    data = pd.DataFrame(
+        {
+            "day": days(n),
+            "dau": np.ones(n),
+            "wau": np.full(n, 2.0),
+            "mau": np.full(n, 3.0),
+            "data_days": np.arange(29, 29 + n),
+        }
+    )
+    lines = {line.get_label(): line.get_ydata() for line in plots.plot_active_users(data).lines}
+    assert np.isnan(lines["MAU (30 days)"][0]) and (lines["MAU (30 days)"][1:] == 3).all()
+    assert (lines["WAU (7 days)"] == 2).all()
+
+
 def test_active_users_from_active_users_frame() -> None:
     data = pd.DataFrame({"period": days(2), "active_users": [3, 4]})
     ax = plots.plot_active_users(data)
@@ -91,7 +119,7 @@ def test_active_users_from_active_users_frame() -> None:
 
 
 def test_stickiness_percent_axis(engagement: pd.DataFrame) -> None:
-    ax = plots.plot_stickiness(engagement)
+    ax = plots.plot_stickiness(engagement, skip_partial=False)
     main = ax.get_lines()[0]
     np.testing.assert_allclose(main.get_ydata(), [1.0, 7 / 9, 0.5])
     mean_line = ax.get_lines()[1]
@@ -101,6 +129,37 @@ def test_stickiness_percent_axis(engagement: pd.DataFrame) -> None:
     long = pd.DataFrame({"day": days(40), "stickiness": np.linspace(0, 1, 40)})
     shown = plots.plot_stickiness(long).get_lines()[0].get_ydata()
     assert len(shown) == 11  # the 29 days with a partial 30-day window are left out
+    np.testing.assert_allclose(shown, np.linspace(0, 1, 40)[29:])
+    # 3 days: not even one complete week
+    assert texts(plots.plot_stickiness(engagement)) == ["not enough data: needs 7 days"]
+
+
+def test_stickiness_falls_back_to_dau_wau_before_30_days(build: Any) -> None:
+    # 10 days; user u0 every day, u1 every other day, u2 on days 0 and 9 only
+    t0 = pd.Timestamp("2026-01-05T18:00:00Z")
+    active = {"u0": range(10), "u1": range(0, 10, 2), "u2": [0, 9]}
+    rows = [
+        {"sessionId": 100 * i + d, "userId": u, "start": (t0 + pd.Timedelta(days=d)).isoformat()}
+        for i, (u, ds) in enumerate(active.items())
+        for d in ds
+    ]
+    eng = metrics.engagement(build("sessions", rows))
+    ax = plots.plot_stickiness(eng)
+    assert ax.get_title(loc="left") == "Stickiness (DAU / WAU)"
+    assert ax.get_ylabel() == "DAU / WAU (%)"
+    main, mean_line = ax.get_lines()
+    assert main.get_label() == "DAU / WAU (7-day windows; < 30 days of data)"
+    # days 6..9 (complete weeks): DAU 2, 1, 2, 2 of WAU 3 (u2's day 0 still in), 2, 2, 3
+    np.testing.assert_allclose(main.get_ydata(), [2 / 3, 0.5, 1.0, 2 / 3])
+    x = mdates.num2date(main.get_xdata(orig=False))
+    assert [d.date().isoformat() for d in x] == [
+        "2026-01-11",
+        "2026-01-12",
+        "2026-01-13",
+        "2026-01-14",
+    ]
+    assert mean_line.get_ydata()[0] == pytest.approx((2 / 3 + 0.5 + 1 + 2 / 3) / 4)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][1] == "mean 70.8%"
 
 
 def test_new_users_bars() -> None:
@@ -157,7 +216,8 @@ def test_retention_curves(retention_table: pd.DataFrame) -> None:
     ax = plots.plot_retention_curves(retention_table)
     average = ax.get_lines()[-1]
     assert average.get_label() == "all cohorts (weighted)"
-    np.testing.assert_allclose(average.get_ydata(), [1.0, (1 + 3) / 6, 0.25])
+    # period 2 rests on the first cohort alone: left out of the average (metrics' floor)
+    np.testing.assert_allclose(average.get_ydata(), [1.0, (1 + 3) / 6])
     singles = ax.get_lines()[:-1]
     assert [line.get_ydata().tolist() for line in singles] == [[1.0, 0.75], [1.0, 0.5, 0.25]]
     assert ax.get_ylabel() == "users retained (%)"
@@ -260,6 +320,41 @@ def test_experiment_error_bars() -> None:
         plots.plot_experiment(data, metric="nope")
 
 
+def experiment_rows(exp_ids: list[int], var_ids: list[int], controls: list[bool]) -> pd.DataFrame:
+    n = len(exp_ids)
+    return pd.DataFrame(
+        {
+            "experimentId": pd.Series(exp_ids, dtype="int64"),
+            "variantId": pd.Series(var_ids, dtype="int64"),
+            "is_control": controls,
+            "conversion": [0.2] * n,
+            "conversion_low": [0.15] * n,
+            "conversion_high": [0.25] * n,
+            "lift": [0.0 if c else 0.1 for c in controls],
+            "lift_low": [np.nan if c else -0.003 for c in controls],
+            "lift_high": [np.nan if c else 0.25 for c in controls],
+        }
+    )
+
+
+def test_experiment_labels_shorten_long_ids() -> None:
+    exp = 1069695192193498755
+    a, b, c = 5042043274363176777, 7353085735960176777, -9223372036854775807
+    data = experiment_rows([exp] * 3, [a, b, c], [True, False, False])
+    ax = plots.plot_experiment(data)
+    # a and b end in the same 6 digits (176777): every variant then shows 7 digits
+    assert ytick_labels(ax) == [
+        "exp …498755 · var …3176777\n(control)",
+        "exp …498755 · var …0176777",
+        "exp …498755 · var -…4775807",
+    ]
+    assert texts(ax)[0] == "lift +10% [-0.3%, +25%]"  # never "-0%"
+    named = plots.plot_experiment(data, names={exp: "Store"}, wrap=0)
+    assert ytick_labels(named)[0] == "Store · var …3176777 (control)"
+    whole = plots.plot_experiment(data, short_ids=False, wrap=0)
+    assert ytick_labels(whole)[2] == f"exp {exp} · var {c}"
+
+
 def test_plots_draw_only_on_the_given_axes(engagement: pd.DataFrame) -> None:
     _fig, (left, right) = plt.subplots(1, 2)
     current = plt.gca()
@@ -351,3 +446,45 @@ def test_overview_on_small_tables(build: Any) -> None:
     assert fig.get_suptitle().startswith("Leanplum export overview: Jan 05, 2026 to Jan 10, 2026")
     revenue_ax = next(ax for ax in fig.axes if ax.get_title(loc="left") == "Revenue")
     assert sum(bar_heights(revenue_ax)) == 2.0
+
+
+def test_overview_layout_survives_long_experiment_labels(build: Any) -> None:
+    t0 = pd.Timestamp("2026-01-05T18:00:00Z")
+    sessions = build(
+        "sessions",
+        [
+            {
+                "sessionId": i,
+                "userId": f"u{i % 5}",
+                "start": (t0 + pd.Timedelta(days=i % 10, hours=i % 7)).isoformat(),
+                "userStart": t0.isoformat(),
+                "duration": 60.0,
+                "isSession": True,
+                "client": "ios",
+            }
+            for i in range(40)
+        ],
+    )
+    variants = [5042043274363176777, 7353085735960004700, 8207892956511066012]
+    experiments = build(
+        "experiments",
+        [
+            {"experimentId": 1069695192193498755, "sessionId": i, "variantId": variants[i % 3]}
+            for i in range(40)
+        ],
+    )
+    tables = SimpleNamespace(sessions=sessions, events=build("events", []), experiments=experiments)
+    names = {v: f"a long descriptive variant name number {k}" for k, v in enumerate(variants)}
+    for kw in ({}, {"names": names}):
+        fig = plots.plot_overview(tables, **kw)
+        fig.canvas.draw()
+        by_title = {ax.get_title(loc="left"): ax for ax in fig.axes}
+        width = {t: ax.get_position().width for t, ax in by_title.items()}
+        # the top row keeps its panels about as wide as each other; the long labels of the
+        # experiment panel (bottom row) do not take room from the active-users panel
+        assert width["Active users"] > 0.8 * width["New users"], kw
+        assert width["Active users"] > 0.2, kw
+        experiment = by_title["Experiments: purchase conversion"]
+        labels = [t.get_text() for t in experiment.get_yticklabels()]
+        assert all(len(line) <= 30 for label in labels for line in label.split("\n")), labels
+        plt.close(fig)
