@@ -1,7 +1,7 @@
 """Fast path for JSON-lines export files: DuckDB parses, Arrow flattens, same stored tables.
 
 DuckDB's ``read_json`` with an explicit column spec (never its type detection, which reads
-mixed-sign 64-bit ids as HUGEINT and later float) parses a file on all cores and streams
+mixed-sign 64-bit ids as HUGEINT and later float) parses a file on two threads and streams
 nested Arrow record batches of sessions; Arrow then flattens the ``states``/``events``/
 ``parameters``/``userAttributes``/``experiments`` lists into the six stored tables, whose
 columns go through the same ``_load_common`` rules as the Python path.
@@ -12,10 +12,12 @@ with the Python path (which then gives the exact error, line number or skip coun
 hands back: an id that is not canonical decimal text or an integer (DuckDB would round
 ``1.5`` to ``2``), a count that is not an integer, a missing required id, a sessionId seen
 twice in the part, a number that orjson cannot read (beyond 64 bits), an attribute or
-parameter value string with JSON escapes it does not decode, any DuckDB parse error.
+parameter value orjson cannot read, a state with ``"name": null`` (DuckDB cannot tell it from
+a missing name), any DuckDB error (bad JSON, a value that does not convert, duplicate keys,
+a line over ``MAX_LINE_BYTES``, out of memory).
 
 Ids, counts and lat/lon are read as text (a JSON number read as text keeps its literal
-digits) and converted by Arrow's strict casts, then checked by a round trip to text.
+digits) and converted by Arrow's strict casts (hexadecimal ``0x..`` refused).
 Attribute and parameter values are read as JSON and given the CSV writer's text rule
 (strings as they are, ``true``/``false``, integers as digits, floats as Python's ``repr``).
 
@@ -25,8 +27,11 @@ Importing this module does not import duckdb; :func:`available` does, once.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
+import mmap
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -357,6 +362,7 @@ def iter_file_batches(
         target=_scan, args=(path, batch_sessions, batches, stop), name="duckdb-json", daemon=True
     )
     worker.start()
+    nameless = False
     try:
         while True:
             item = batches.get()
@@ -364,6 +370,7 @@ def iter_file_batches(
                 break
             if isinstance(item, BaseException):
                 raise item
+            nameless = nameless or _has_nameless_states(item)
             tables = batch_tables(item)
             if seen is not None:
                 ids = tables["sessions"].column("sessionId").to_numpy()
@@ -371,12 +378,40 @@ def iter_file_batches(
                     raise FastPathUnsupported("a sessionId appears twice")
                 seen.update(ids.tolist())
             yield tables, item.num_rows
+        if nameless and _may_have_null_name(path):
+            raise FastPathUnsupported('a state may have "name": null (kept by the Python path)')
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue
             with contextlib.suppress(queue.Empty):
                 batches.get(timeout=0.05)
         worker.join()
+
+
+def _has_nameless_states(batch: pa.RecordBatch) -> bool:
+    states = pc.list_flatten(batch.column(batch.schema.get_field_index("states")))
+    return len(states) > 0 and _child(states, "name").null_count > 0
+
+
+_NULL_NAME = re.compile(rb'"name"\s*:\s*null')
+
+
+def _may_have_null_name(path: Path) -> bool:
+    """True if the file may hold ``"name": null`` (a cheap scan; false positives are safe).
+
+    DuckDB reads a missing ``name`` and ``"name": null`` alike, but the Python path (like
+    Leanplum's CSV export) keeps a state whose ``name`` key is there, even null, and drops a
+    state without it. Leanplum omits empty fields, so ``null`` is rare: look for it first.
+    """
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+        return b"null" in data and _NULL_NAME.search(data) is not None
+    with open(path, "rb") as f:
+        if path.stat().st_size == 0:
+            return False
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return view.find(b"null") >= 0 and _NULL_NAME.search(view) is not None
 
 
 def _scan(
