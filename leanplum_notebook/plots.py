@@ -138,6 +138,16 @@ def _headroom(ax: Axes, factor: float = 1.15) -> None:
     ax.set_ylim(0, max(top, 1e-9) * factor)
 
 
+def _percent_axis(target: Any) -> None:
+    """Fractions shown as whole percents, ticked only where a whole percent is exact.
+
+    The default locator may tick every 2.5 %, which a 0-decimal formatter prints as "8%"
+    for 7.5 %: ticks on steps of 1, 2, 5 or 10 (in percent) avoid that.
+    """
+    target.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10], min_n_ticks=3))
+    target.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+
+
 def _int_axis(ax: Axes, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(MaxNLocator(integer=True))
@@ -313,7 +323,7 @@ def plot_stickiness(
     mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
     if np.isfinite(mean):
         ax.axhline(mean, color=_GREY, linestyle="--", linewidth=1, label=f"mean {mean:.1%}")
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(bottom=0)
     ax.set_title(title, loc="left")
     ax.set_ylabel(f"{name} (%)")
@@ -596,7 +606,7 @@ def plot_retention_curves(
         label="all cohorts (weighted)",
         **kw,
     )
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -955,7 +965,7 @@ def plot_experiment(
     if metric in ("lift", "rpu_lift"):
         ax.axvline(0, color=_GREY, linewidth=1)
     if metric != "revenue_per_user":
-        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        _percent_axis(ax.xaxis)
     highs = floats(high)
     for i in range(n_rows):
         if controls[i] or np.isnan(lift_lo[i]):

@@ -488,3 +488,24 @@ def test_overview_layout_survives_long_experiment_labels(build: Any) -> None:
         labels = [t.get_text() for t in experiment.get_yticklabels()]
         assert all(len(line) <= 30 for label in labels for line in label.split("\n")), labels
         plt.close(fig)
+
+
+def test_percent_ticks_are_whole_percents() -> None:
+    # on a 0-21 % range the default locator ticks every 2.5 %, which "0 decimals" would print
+    # as 2%, 5%, 8%...: each label must be the exact value of its tick
+    n = 40
+    sticky = pd.DataFrame({"day": days(n), "stickiness": np.linspace(0.13, 0.205, n)})
+    exp = experiment_rows([1] * 3, [10, 11, 12], [True, False, False])
+    exp["conversion"] = [0.28, 0.32, 0.36]
+    exp["conversion_low"] = [0.24, 0.27, 0.3]
+    exp["conversion_high"] = [0.33, 0.38, 0.43]
+    for ax, axis in ((plots.plot_stickiness(sticky), "y"), (plots.plot_experiment(exp), "x")):
+        ax.figure.canvas.draw()
+        target = ax.yaxis if axis == "y" else ax.xaxis
+        low, high = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+        ticks = [t for t in target.get_major_ticks() if low <= t.get_loc() <= high]
+        assert len(ticks) >= 3
+        for tick in ticks:
+            percent = tick.get_loc() * 100
+            assert percent == pytest.approx(round(percent), abs=1e-9)
+            assert tick.label1.get_text() == f"{round(percent)}%"
