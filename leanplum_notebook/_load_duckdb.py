@@ -27,9 +27,7 @@ Importing this module does not import duckdb; :func:`available` does, once.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
-import mmap
 import queue
 import re
 import threading
@@ -44,6 +42,7 @@ import pyarrow.compute as pc
 
 from . import schema
 from ._load_common import ARROW_SCHEMAS, STORED_KINDS, finish_column, text_of
+from ._load_json import open_binary
 
 logger = logging.getLogger(__name__)
 
@@ -362,7 +361,6 @@ def iter_file_batches(
         target=_scan, args=(path, batch_sessions, batches, stop), name="duckdb-json", daemon=True
     )
     worker.start()
-    nameless = False
     try:
         while True:
             item = batches.get()
@@ -370,7 +368,6 @@ def iter_file_batches(
                 break
             if isinstance(item, BaseException):
                 raise item
-            nameless = nameless or _has_nameless_states(item)
             tables = batch_tables(item)
             if seen is not None:
                 ids = tables["sessions"].column("sessionId").to_numpy()
@@ -378,8 +375,6 @@ def iter_file_batches(
                     raise FastPathUnsupported("a sessionId appears twice")
                 seen.update(ids.tolist())
             yield tables, item.num_rows
-        if nameless and _may_have_null_name(path):
-            raise FastPathUnsupported('a state may have "name": null (kept by the Python path)')
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue
@@ -402,16 +397,23 @@ def _may_have_null_name(path: Path) -> bool:
     DuckDB reads a missing ``name`` and ``"name": null`` alike, but the Python path (like
     Leanplum's CSV export) keeps a state whose ``name`` key is there, even null, and drops a
     state without it. Leanplum omits empty fields, so ``null`` is rare: look for it first.
+    Read in chunks (not mmap: mapped pages would count in the process's resident memory).
     """
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-        return b"null" in data and _NULL_NAME.search(data) is not None
-    with open(path, "rb") as f:
-        if path.stat().st_size == 0:
-            return False
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            return view.find(b"null") >= 0 and _NULL_NAME.search(view) is not None
+    overlap = 256  # longer than any '"name" : null' with sane whitespace
+    tail = b""
+    stream, raw = open_binary(path)
+    with raw, stream:
+        while True:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                return False
+            window = tail + chunk
+            if b"null" in window and _NULL_NAME.search(window) is not None:
+                return True
+            tail = window[-overlap:]
+
+
+_CHUNK: Final[int] = 8 * 1024 * 1024
 
 
 def _scan(
@@ -437,13 +439,19 @@ def _scan(
             # Its own progress bar would print to the terminal or the notebook.
             con.execute("SET enable_progress_bar = false")
             reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
+            nameless = False
             for batch in reader:
                 if stop.is_set():
                     return
                 if batch.num_rows:
+                    nameless = nameless or _has_nameless_states(batch)
                     out.put(batch)
         finally:
             con.close()
+        # Here, in the producer thread, while the caller flattens the last batches.
+        if nameless and _may_have_null_name(path):
+            out.put(FastPathUnsupported('a state may have "name": null (the Python path keeps it)'))
+            return
     except Exception as exc:
         # DuckDB errors (bad JSON, a value that does not convert, out of memory) may come
         # through pyarrow's reader as OSError: whatever failed, the Python path reads the file.
