@@ -501,6 +501,13 @@ def retention(
     a user active. Rolling retention near the end of the data is low by construction (later
     returns are not in the data yet).
 
+    The first and last calendar days with sessions count as complete days. That holds for
+    ``tz="pacific"`` on an export, which selects whole Pacific days. With ``tz="utc"`` or
+    ``"local"`` the two edge days are only partly inside a Pacific-day export (a UTC day
+    starts 7-8 hours before the Pacific one), so the first and last cohorts and the cells on
+    those days undercount: drop them, or export one extra Pacific day on each side.
+    :func:`retention_curve` then leaves out periods that rest on too few cohorts.
+
     Parameters
     ----------
     sessions : DataFrame
