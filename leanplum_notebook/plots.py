@@ -311,8 +311,12 @@ def plot_stickiness(
     seen = _data_days(data)
     column, name, window = "stickiness", "DAU / MAU", 30
     if skip_partial and not (seen >= 30).any():
-        if "dau_wau" not in data.columns or not (seen >= 7).any():
-            return _no_data(ax, title or "Stickiness (DAU / MAU)", "not enough data: needs 7 days")
+        if "dau_wau" not in data.columns:
+            # a hand-made frame without the DAU / WAU column: nothing honest to fall back on
+            message = "not enough data: DAU / MAU needs 30 days"
+            return _no_data(ax, title or "Stickiness (DAU / MAU)", message)
+        if not (seen >= 7).any():
+            return _no_data(ax, title or "Stickiness (DAU / WAU)", "not enough data: needs 7 days")
         column, name, window = "dau_wau", "DAU / WAU", 7
     title = title or f"Stickiness ({name})"
     if skip_partial:

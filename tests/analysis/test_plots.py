@@ -131,7 +131,9 @@ def test_stickiness_percent_axis(engagement: pd.DataFrame) -> None:
     assert len(shown) == 11  # the 29 days with a partial 30-day window are left out
     np.testing.assert_allclose(shown, np.linspace(0, 1, 40)[29:])
     # 3 days: not even one complete week
-    assert texts(plots.plot_stickiness(engagement)) == ["not enough data: needs 7 days"]
+    three = plots.plot_stickiness(engagement.assign(dau_wau=[1.0, 7 / 9, 0.6]))
+    assert texts(three) == ["not enough data: needs 7 days"]
+    assert texts(plots.plot_stickiness(engagement)) == ["not enough data: DAU / MAU needs 30 days"]
 
 
 def test_stickiness_falls_back_to_dau_wau_before_30_days(build: Any) -> None:
