@@ -136,3 +136,33 @@ def test_overview_of_a_simulated_export(simulated: SimpleNamespace) -> None:
     purchases = simulated.events[simulated.events["eventName"] == "Purchase"]
     drawn = sum(p.get_height() for p in revenue_ax.patches)
     assert drawn == pytest.approx(purchases["value"].fillna(0).sum())
+
+
+def test_overview_of_28_days_shows_only_complete_windows(simulated: SimpleNamespace) -> None:
+    # the demo's export length: no complete 30-day window, and only a few cohorts reach the
+    # last days, so the overview must neither draw MAU nor end its retention curve on a spike
+    s = simulated.sessions
+    cutoff = metrics.local_times(s["start"]).max().normalize() - pd.Timedelta(days=27)
+    keep = (metrics.local_times(s["start"]) >= cutoff).to_numpy()
+    short = SimpleNamespace(
+        sessions=s.loc[keep], events=simulated.events, experiments=simulated.experiments.iloc[:0]
+    )
+    fig = plots.plot_overview(short)
+    by_title = {ax.get_title(loc="left"): ax for ax in fig.axes}
+    active = by_title["Active users"]
+    assert [line.get_label() for line in active.get_lines()] == ["WAU (7 days)", "DAU"]
+    wau = active.get_lines()[0].get_ydata()
+    assert np.isnan(wau[:6]).all() and not np.isnan(wau[6:]).any()
+
+    sticky = by_title["Stickiness (DAU / WAU)"]
+    ratio = sticky.get_lines()[0].get_ydata()
+    assert len(ratio) == 28 - 6
+    # DAU / WAU of this generator sits far below the 100 % a partial window starts at
+    assert ratio.min() > 0.1 and ratio.max() < 0.6
+
+    curve = by_title["Daily retention"].get_lines()[-1]
+    periods = curve.get_xdata().astype(int)
+    table = metrics.retention(short.sessions, max_periods=30)
+    seen = table.drop(columns="cohort_size").notna().sum()
+    assert periods.max() < 27 and all(seen[p] >= 3 for p in periods)
+    assert (curve.get_ydata()[1:] > 0.02).all()  # no drop to 0 on a lone cohort
