@@ -433,6 +433,9 @@ def _scan(
                 "threads": THREADS,
                 "memory_limit": MEMORY_LIMIT,
                 "preserve_insertion_order": True,
+                # Never download anything: the json extension is built into the wheel; if
+                # it were missing, the Python path reads the file.
+                "autoinstall_known_extensions": False,
             },
         )
         try:
