@@ -396,3 +396,15 @@ def test_the_pandas_path_does_not_import_dask() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_same_names_and_arguments_as_the_pandas_metrics() -> None:
+    import inspect
+
+    names = {c[1].__name__ for c in CASES} | {"session_lengths"}
+    for name in sorted(names):
+        pandas_params = inspect.signature(getattr(metrics, name)).parameters
+        dask_params = inspect.signature(getattr(lde, name)).parameters
+        assert list(dask_params) == list(pandas_params), name
+        for key, param in pandas_params.items():
+            assert dask_params[key].default == param.default, (name, key)
