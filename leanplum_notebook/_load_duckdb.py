@@ -407,10 +407,11 @@ def _may_have_null_name(path: Path) -> bool:
             chunk = stream.read(_CHUNK)
             if not chunk:
                 return False
-            window = tail + chunk
-            if b"null" in window and _NULL_NAME.search(window) is not None:
-                return True
-            tail = window[-overlap:]
+            # The chunk itself, then the seam with the previous one (no copy of the chunk).
+            for window in (chunk, tail + chunk[:overlap]):
+                if b"null" in window and _NULL_NAME.search(window) is not None:
+                    return True
+            tail = chunk[-overlap:]
 
 
 _CHUNK: Final[int] = 8 * 1024 * 1024
