@@ -417,30 +417,6 @@ def _may_have_null_name(path: Path) -> bool:
 _CHUNK: Final[int] = 8 * 1024 * 1024
 
 
-class _NullNameCheck:
-    """``_may_have_null_name(path)`` in its own thread (off the scan's critical path)."""
-
-    def __init__(self, path: Path) -> None:
-        self._found: list[bool] = []
-        self._error: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(path,), name="duckdb-json-nulls", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, path: Path) -> None:
-        try:
-            self._found.append(_may_have_null_name(path))
-        except BaseException as exc:  # raised in result(), in the producer thread
-            self._error.append(exc)
-
-    def result(self) -> bool:
-        self._thread.join()
-        if self._error:
-            raise self._error[0]
-        return self._found[0]
-
-
 def _scan(
     path: Path,
     batch_sessions: int,
@@ -467,17 +443,17 @@ def _scan(
             # Its own progress bar would print to the terminal or the notebook.
             con.execute("SET enable_progress_bar = false")
             reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
-            checker: _NullNameCheck | None = None
+            nameless = False
             for batch in reader:
                 if stop.is_set():
                     return
                 if batch.num_rows:
-                    if checker is None and _has_nameless_states(batch):
-                        checker = _NullNameCheck(path)  # runs alongside the scan
+                    nameless = nameless or _has_nameless_states(batch)
                     out.put(batch)
         finally:
             con.close()
-        if checker is not None and checker.result():
+        # Here, in the producer thread, while the caller flattens the last batches.
+        if nameless and _may_have_null_name(path):
             out.put(FastPathUnsupported('a state may have "name": null (the Python path keeps it)'))
             return
     except Exception as exc:
