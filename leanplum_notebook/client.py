@@ -309,8 +309,14 @@ class Client:
             wait: float | None = None
             try:
                 logger.debug("%s %s (attempt %d)", action, dict(params), attempt + 1)
+                # no redirects: requests would re-POST the body (the key, the S3 secret)
+                # to wherever a 307/308 points
                 resp = self.session.post(
-                    self.settings.api_url, params=query, json=body, timeout=self.timeout
+                    self.settings.api_url,
+                    params=query,
+                    json=body,
+                    timeout=self.timeout,
+                    allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 kind = type(exc).__name__
@@ -326,6 +332,14 @@ class Client:
                     last = TransientError(None, f"{kind} talking to {self._host}", action)
             else:
                 logger.debug("%s answered HTTP %d", action, resp.status_code)
+                if 300 <= resp.status_code < 400:
+                    where = urlsplit(resp.headers.get("Location", "")).netloc or "elsewhere"
+                    raise ApiError(
+                        resp.status_code,
+                        f"{self._host} redirects the API to {where}; redirects are not followed "
+                        "(the export key would be sent there). Check api_url / LEANPLUM_API_URL",
+                        action,
+                    )
                 try:
                     return parse_envelope(resp.status_code, resp.content, action)
                 except TransientError as exc:

@@ -85,7 +85,14 @@ def _probe(
     if not part.exists():
         return True  # already renamed: complete
     have = part.stat().st_size
-    with session.get(url, headers={"Range": f"bytes={have}-"}, stream=True, timeout=timeout) as r:
+    with session.get(
+        url,
+        headers={"Range": f"bytes={have}-"},
+        stream=True,
+        timeout=timeout,
+        allow_redirects=False,
+    ) as r:
+        _refuse_redirect(r, url)
         if r.status_code == 416:
             m = _TOTAL_RE.match(r.headers.get("Content-Range", ""))
             return m is None or int(m.group(1)) == have
@@ -101,6 +108,22 @@ def _probe(
                 fh.write(chunk)
                 advance(len(chunk))
     return False
+
+
+def _shown(url: str) -> str:
+    """A URL for messages: without its query string (it may hold a signature)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _refuse_redirect(r: requests.Response, url: str) -> None:
+    if 300 <= r.status_code < 400:
+        where = r.headers.get("Location", "")
+        raise DownloadError(
+            f"{_shown(url)} answered HTTP {r.status_code} (a redirect to "
+            f"{_shown(where) if where else 'nowhere'}); redirects are not followed, so only the "
+            "URLs the job listed are downloaded"
+        )
 
 
 def _size(path: Path) -> int:
@@ -129,7 +152,11 @@ def _download_one(
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            with session.get(url, headers=headers, stream=True, timeout=timeout) as r:
+            # redirects are not followed: only the URLs the job listed are fetched
+            with session.get(
+                url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
+            ) as r:
+                _refuse_redirect(r, url)
                 if r.status_code in (404, 410):
                     raise FilesExpired(
                         f"{path.name} is gone from the storage host (HTTP {r.status_code}): "

@@ -376,11 +376,6 @@ def test_only_listed_urls_are_downloaded_and_the_key_only_goes_to_the_api(
         assert json.loads(r["body"])["clientKey"] == KEY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: downloads follow redirects (requests' default), so a listed URL can "
-    "make the client fetch an unlisted one; fix: allow_redirects=False in download.py",
-)
 def test_redirects_to_unlisted_urls_are_not_followed(hostile: Hostile, tmp_path: Path) -> None:
     listed = "/leanplum_export/export-1-abc-output-0"
     hostile.files = [listed]
@@ -392,17 +387,7 @@ def test_redirects_to_unlisted_urls_are_not_followed(hostile: Hostile, tmp_path:
     assert not [r for r in hostile.requests if r["path"].startswith("/not-listed")]
 
 
-_KEY_RESENT = pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: the client follows a 307/308 from the API, and requests re-POSTs "
-    "the JSON body (clientKey, S3 secret) to the new host; fix: allow_redirects=False",
-)
-
-
-@pytest.mark.parametrize(
-    "status",
-    [301, 302, 303, pytest.param(307, marks=_KEY_RESENT), pytest.param(308, marks=_KEY_RESENT)],
-)
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_the_key_is_never_sent_to_another_host_on_redirect(
     hostile: Hostile, tmp_path: Path, status: int
 ) -> None:
