@@ -16,13 +16,22 @@ from .errors import CacheError, ValidationError
 __all__ = ["atomic_write_json", "file_lock", "read_json", "safe_name"]
 
 _SAFE_RE = re.compile(r"[^A-Za-z0-9._-]")
+#: Longest path component made by :func:`safe_name` (file systems stop at 255 bytes; room is
+#: left for the ``.part`` and temporary-file suffixes)
+MAX_NAME = 200
 
 
 def safe_name(name: str, *, what: str = "file name") -> str:
     """A single path component made of ``[A-Za-z0-9._-]``; refuse anything that escapes."""
+    if not isinstance(name, str):
+        raise ValidationError(what, f"expected text, got {type(name).__name__}")
     cleaned = _SAFE_RE.sub("_", name)
     if cleaned in ("", ".", "..") or cleaned.startswith("."):
         raise ValidationError(what, f"{name!r} is not usable as a file name")
+    if len(cleaned) > MAX_NAME:
+        raise ValidationError(
+            what, f"{name[:40]!r}... is {len(name)} characters; at most {MAX_NAME} are usable"
+        )
     return cleaned
 
 

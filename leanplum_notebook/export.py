@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import shutil
 import time
@@ -193,14 +194,66 @@ class _Args:
     window: str
 
 
+#: Latest instant accepted for ``start_time``/``end_time`` (2100-01-01 UTC): anything later
+#: is a unit mistake (milliseconds) or garbage, and the server would refuse it
+MAX_UNIX_SECONDS = 4_102_444_800
+#: Longest app id accepted (Leanplum's are ``app_`` and about 40 characters)
+MAX_APP_ID = 200
+
+
 def _as_seconds(value: object, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(name, f"expected Unix seconds (int), got {type(value).__name__}")
-    if value != value or value < 0:  # NaN or negative
-        raise ValidationError(name, f"expected Unix seconds >= 0, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(name, f"expected a finite number of Unix seconds, got {value!r}")
+    if value < 0 or value > MAX_UNIX_SECONDS:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
+        raise ValidationError(
+            name, f"expected Unix seconds between 0 and {MAX_UNIX_SECONDS} (year 2100), got {shown}"
+        )
     return int(value)
+
+
+def _check_timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError("timeout", f"expected seconds (a number), got {type(value).__name__}")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds <= 0:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
+        raise ValidationError(
+            "timeout", f"must be a positive, finite number of seconds, got {shown}"
+        )
+    return seconds
+
+
+def _check_app_id_arg(value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ValidationError("app_id", f"expected text ('app_...'), got {type(value).__name__}")
+    if len(value) > MAX_APP_ID:
+        raise ValidationError(
+            "app_id", f"{value[:20]!r}... is {len(value)} characters; an app id is shorter"
+        )
+
+
+def _check_cache_dir_arg(value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValidationError(
+            "cache_dir", f"expected a folder path (str or Path), got {type(value).__name__}"
+        )
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise ValidationError("cache_dir", "expected a folder path as text, got bytes")
+    if "\x00" in text:
+        raise ValidationError("cache_dir", "the path contains a NUL byte")
 
 
 def _validate(
@@ -253,6 +306,8 @@ def _resolve(
     api_url: str | None,
     cache_dir: str | os.PathLike[str] | None,
 ) -> Settings:
+    _check_app_id_arg(app_id)
+    _check_cache_dir_arg(cache_dir)
     if settings is None:
         return Settings.resolve(app_id, export_key, api_url, cache_dir, require_key=False)
     changes: dict[str, Any] = {}
@@ -267,13 +322,26 @@ def _resolve(
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
-def _check_cache_dir(root: Path) -> Path:
-    if root.exists() and not root.is_dir():
-        raise ValidationError("cache_dir", f"{root} exists and is not a folder")
+def _check_cache_dir(root: Path, *, create: bool = True) -> Path:
+    """The cache root is (or can become) a writable folder; ValidationError('cache_dir').
+
+    With ``create=False`` (planning) nothing is created: the first existing folder on the
+    way must be a folder.
+    """
     try:
+        if root.exists() and not root.is_dir():
+            raise ValidationError("cache_dir", f"{root} exists and is not a folder")
+        if not create:
+            for parent in (root, *root.parents):
+                if parent.exists():
+                    if not parent.is_dir():
+                        raise ValidationError("cache_dir", f"{parent} is not a folder")
+                    break
+            return root
         root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValidationError("cache_dir", f"cannot create {root}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # too long a name, a file on the way, a NUL byte
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError("cache_dir", f"cannot use {str(root)[:200]!r}: {why}") from None
     if not os.access(root, os.W_OK | os.X_OK):
         raise ValidationError("cache_dir", f"{root} is not writable")
     return root
@@ -309,6 +377,7 @@ def plan(
     now = clock()
     args = _validate(start, end, format, start_time, end_time, now)
     cfg = _resolve(settings, app_id, None, None, cache_dir)
+    _check_cache_dir(cfg.cache_dir, create=False)
     wc = WindowCache(cfg.cache_dir, cfg.app_id, args.format, args.window)
     days, ranges = plan_days(args.days, wc.complete_days(), refresh=refresh)
     _check_window(ranges, args, now)
@@ -667,8 +736,7 @@ def fetch(
     """
     now = clock()
     args = _validate(start, end, format, start_time, end_time, now)
-    if not timeout or timeout <= 0:
-        raise ValidationError("timeout", f"must be a positive number of seconds, got {timeout!r}")
+    timeout = _check_timeout(timeout)
     request_extra: dict[str, Any] = {
         "callback_url": callback_url,
         "s3_bucket": s3_bucket,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from .errors import ValidationError
 
@@ -45,6 +46,26 @@ class ExportPart:
     num_sessions: int | None = None
     job_id: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def _check_http_url(value: object, argument: str) -> None:
+    """An ``http(s)://host...`` URL, or ValidationError naming ``argument``."""
+    if not isinstance(value, str):
+        raise ValidationError(argument, f"expected an http(s) URL, got {type(value).__name__}")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValidationError(argument, f"not a valid URL: {value[:200]!r}") from None
+    if (
+        not value.startswith(("http://", "https://"))
+        or not host
+        or any(c <= " " or c == "\x7f" for c in value)
+    ):
+        raise ValidationError(
+            argument, f"must be an http:// or https:// URL with a host, got {value[:200]!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,10 +124,8 @@ class ExportRequest:
                 )
         elif self.s3_access_id or self.s3_access_key or self.s3_prefix:
             raise ValidationError("s3_bucket", "S3 keys or prefix were given without s3_bucket")
-        if self.callback_url is not None and not self.callback_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ValidationError("callback_url", "must be an http:// or https:// URL")
+        if self.callback_url is not None:
+            _check_http_url(self.callback_url, "callback_url")
 
     def __repr__(self) -> str:
         return f"ExportRequest({self.public_dict()!r})"

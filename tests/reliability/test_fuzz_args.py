@@ -281,22 +281,7 @@ def test_missing_key_is_a_config_error_before_any_call(sim: Any) -> None:
 # ---------------------------------------------------------------- known bugs (pipeline)
 
 _AFILE = "a-file"
-KNOWN_BUGS: list[tuple[str, str, Any, str]] = [
-    ("fetch", "start_time", math.inf, "OverflowError"),
-    ("fetch", "end_time", math.inf, "OverflowError"),
-    ("plan", "start_time", math.inf, "OverflowError"),
-    ("fetch", "start_time", 10**30, "sent to the server (HTTP 400 there)"),
-    ("fetch", "timeout", math.nan, "ValueError from the file lock"),
-    ("fetch", "timeout", "5", "TypeError"),
-    ("fetch", "callback_url", 123, "AttributeError"),
-    ("fetch", "callback_url", "http://", "a URL without a host is sent to the server"),
-    ("fetch", "cache_dir", "nul\x00byte", "ValueError: embedded null byte"),
-    ("fetch", "cache_dir", 5, "TypeError"),
-    ("fetch", "cache_dir", "x" * 300, "OSError: File name too long"),
-    ("plan", "cache_dir", _AFILE, "CacheError instead of ValidationError('cache_dir')"),
-    ("fetch", "app_id", 5, "an int app id is sent to the server"),
-    ("fetch", "app_id", "a" * 300, "OSError: File name too long"),
-]
+KNOWN_BUGS: list[tuple[str, str, Any, str]] = []  # all fixed in the pipeline
 
 
 @pytest.mark.parametrize(
