@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
@@ -141,6 +141,7 @@ def plan_days(
     *,
     refresh: bool = False,
     max_gap: int = BRIDGE_GAP_DAYS,
+    keep: Collection[date] = (),
 ) -> tuple[list[DayPlan], list[tuple[date, date]]]:
     """Decide, per requested day, whether to reuse the cache or export.
 
@@ -152,6 +153,9 @@ def plan_days(
         Days with a complete cache entry.
     refresh
         Re-export cached days that are provisional.
+    keep
+        Days never re-exported by ``refresh`` (they were just delivered, e.g. by a job
+        this fetch resumed).
 
     Returns
     -------
@@ -167,7 +171,7 @@ def plan_days(
             todo.append(day)
             continue
         status = day_status(day, record.exported_at)
-        if status == "provisional" and refresh:
+        if status == "provisional" and refresh and day not in keep:
             plans.append(DayPlan(day, "refresh", record.job_id))
             todo.append(day)
         else:

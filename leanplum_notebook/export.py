@@ -38,6 +38,7 @@ from .errors import (
     CacheError,
     ConfigError,
     ExportOutcomeUnknown,
+    ExportTimeout,
     FilesExpired,
     JobFailed,
     JobNotFound,
@@ -197,6 +198,9 @@ class _Args:
 #: Latest instant accepted for ``start_time``/``end_time`` (2100-01-01 UTC): anything later
 #: is a unit mistake (milliseconds) or garbage, and the server would refuse it
 MAX_UNIX_SECONDS = 4_102_444_800
+#: A job still not finished this long after it was submitted is given up (the service keeps
+#: export files 24 h, so a job that old is not coming back)
+GIVE_UP_SECONDS = 24 * 3600
 #: Longest app id accepted (Leanplum's are ``app_`` and about 40 characters)
 MAX_APP_ID = 200
 
@@ -442,7 +446,9 @@ class _Fetch:
 
     # -- resume
 
-    def resume_pending(self) -> None:
+    def resume_pending(self) -> set[date]:
+        """Resume unfinished jobs of the wanted days; return the days they delivered."""
+        delivered: set[date] = set()
         wanted = set(self.args.days)
         complete = set(self.wc.complete_days())
         for entry in self.wc.entries():
@@ -457,12 +463,48 @@ class _Fetch:
                 continue
             if not entry.resumable or not wanted & set(entry.day_dates()):
                 continue
+            if self.given_up(entry):
+                continue
             self.emit("resume", f"resuming job {entry.job_id}", job_id=entry.job_id)
             logger.info("resuming export job %s (submitted earlier, not downloaded)", entry.job_id)
             try:
                 self.finish(entry)
             except FilesExpired as exc:
                 self.expired(entry, str(exc))
+            delivered.update(entry.day_dates())
+        return delivered
+
+    def given_up(self, entry: CacheEntry) -> bool:
+        """True (and the entry marked EXPIRED) for a job too old to be worth resuming.
+
+        A job still not FINISHED a day after it was submitted is dead (the service keeps
+        files 24 h; resuming it would time out on every fetch forever): its days are planned
+        again, which costs an export. One status call first, so a job that did finish late
+        is still downloaded.
+        """
+        age = self.clock() - entry.submitted_at
+        if age <= GIVE_UP_SECONDS:
+            return False
+        try:
+            state = self.client.get_export_results(entry.job_id).state
+        except JobNotFound:
+            state = "unknown to the server"
+        if state in ("FINISHED", "FAILED"):
+            return False  # finish() downloads it, or records the failure
+        hours = age / 3600
+        entry.state = "EXPIRED"
+        entry.message = f"still {state} {hours:.0f} h after it was submitted: given up"
+        self.wc.write_entry(entry)
+        logger.warning(
+            "export job %s (days %s..%s) is still %s %.0f h after it was submitted; it is given "
+            "up and its days are exported again (this costs an export)",
+            entry.job_id,
+            entry.days[0] if entry.days else "?",
+            entry.days[-1] if entry.days else "?",
+            state,
+            hours,
+        )
+        return True
 
     def expired(self, entry: CacheEntry, why: str) -> None:
         entry.state, entry.message = "EXPIRED", why
@@ -503,6 +545,13 @@ class _Fetch:
                 progress=self.progress,
                 on_poll=on_poll,
             )
+        except ExportTimeout as exc:
+            raise ExportTimeout(
+                exc.job_id,
+                f"{exc}. A job still not finished {GIVE_UP_SECONDS // 3600} h after it was "
+                "submitted is given up, and the fetch after that exports its days again "
+                "(1 more export)",
+            ) from None
         except JobFailed as exc:
             entry.state, entry.message, entry.finished_at = "FAILED", exc.message, self.clock()
             self.wc.write_entry(entry)
@@ -616,7 +665,12 @@ class _Fetch:
         )
         self.wc.write_entry(entry)  # recorded before waiting: a crash from here resumes it
         self.emit("submitted", f"export job {job_id} submitted", job_id=job_id)
-        self.finish(entry)
+        try:
+            self.finish(entry)
+        except FilesExpired as exc:
+            # mark it now, so the next fetch re-exports at once instead of meeting the
+            # expired files again; the message says what redoing costs
+            self.expired(entry, str(exc))
 
     # -- the result
 
@@ -770,8 +824,11 @@ def fetch(
         sleep=sleep,
     )
     with wc.lock(timeout):
-        run.resume_pending()
-        day_plans, ranges = plan_days(args.days, wc.complete_days(), refresh=refresh)
+        delivered = run.resume_pending()
+        # days a resumed job just delivered are as fresh as a refresh would make them
+        day_plans, ranges = plan_days(
+            args.days, wc.complete_days(), refresh=refresh, keep=delivered
+        )
         _check_window(ranges, args, clock())
         the_plan = Plan(day_plans, ranges, cfg.app_id, args.format, args.window, cfg.cache_dir)
         logger.info("plan: %s", the_plan)

@@ -124,11 +124,6 @@ def test_success_false_in_200_is_an_error_then_rerun_completes(
         assert len(got.parts) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: a re-run with refresh=True resumes the interrupted job, then "
-    "re-exports the provisional days that job just delivered: one export spent twice",
-)
 def test_rerun_with_refresh_does_not_spend_again(harness: Any, rel: Any) -> None:
     only = frozenset({"getExportResults"})
     h = harness(faults=FaultConfig(first={"success_false_200": 1}, only_actions=only))
@@ -184,11 +179,6 @@ def test_stuck_job_times_out_and_rerun_resumes_it(harness: Any) -> None:
     h.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: a job that never finishes is resumed forever (every re-run times "
-    "out); it should be given up once it is older than the 24 h file retention",
-)
 def test_stuck_job_is_given_up_after_a_day(harness: Any, rel: Any) -> None:
     h = harness(faults=FaultConfig(first={"job_stuck": 1}))
     with pytest.raises(errors.ExportTimeout):
@@ -214,11 +204,6 @@ def test_files_expired_early_then_rerun_completes(harness: Any, rel: Any) -> Non
             h.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: the first FilesExpired (raised from a new export's download) does "
-    "not mark the entry expired nor say what redoing costs, so the next re-run fails again",
-)
 def test_files_expired_early_first_error_says_the_cost_and_one_rerun_completes(
     harness: Any, rel: Any
 ) -> None:
