@@ -182,6 +182,20 @@ def test_plan_days_reuses_final_and_provisional_refreshes_on_request() -> None:
     assert cache.window_name(None, None) == "all" and cache.window_name(1, 2) == "1-2"
 
 
+def test_plan_days_does_not_refresh_days_just_delivered() -> None:
+    # a job resumed by this fetch delivered 06-12: refresh=True must not export it again
+    cached = {
+        date(2026, 6, 12): cache.DayRecord("j2", NOW),
+        date(2026, 6, 13): cache.DayRecord("j3", NOW),
+    }
+    days = [date(2026, 6, 12), date(2026, 6, 13)]
+    plans, ranges = cache.plan_days(days, cached, refresh=True, keep={date(2026, 6, 12)})
+    assert [p.status for p in plans] == ["provisional", "refresh"]
+    assert ranges == [(date(2026, 6, 13), date(2026, 6, 13))]
+    _, ranges = cache.plan_days(days[:1], cached, refresh=True, keep={date(2026, 6, 12)})
+    assert ranges == []
+
+
 # ------------------------------------------------------------------ envelope
 
 
