@@ -179,6 +179,37 @@ def test_stuck_job_times_out_within_the_deadline(harness: Any) -> None:
     assert info.value.job_id.startswith("export_")
 
 
+def test_stuck_job_is_given_up_a_day_later_and_its_days_exported_again(
+    harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(faults=FaultConfig(first={"job_stuck": 1}))
+    with pytest.raises(errors.ExportTimeout, match="given up") as info:
+        fetch("20260601", **h.kw(timeout=60))
+    stuck = info.value.job_id
+    with pytest.raises(errors.ExportTimeout):  # within the day: resumed, not exported again
+        fetch("20260601", **h.kw(timeout=60))
+    assert h.exports == 1
+    h.sim.clock.advance(25 * 3600)
+    with caplog.at_level("WARNING", logger="leanplum_notebook.export"):
+        redo = fetch("20260601", **h.kw(timeout=60))
+    assert redo.exports_spent == 1 and h.exports == 2
+    assert [p.job_id for p in redo.parts] != [stuck]
+    assert any(stuck in r.getMessage() and "given up" in r.getMessage() for r in caplog.records)
+    entry = json.loads(next(h.cache_dir.rglob(f"{stuck}/entry.json")).read_text())
+    assert entry["state"] == "EXPIRED" and "given up" in entry["message"]
+
+
+def test_first_files_expired_marks_the_entry_and_one_rerun_completes(harness: Any) -> None:
+    h = harness(faults=FaultConfig(first={"expire_early": 1}))
+    with pytest.raises(errors.FilesExpired, match="costs 1 export") as info:
+        fetch("20260601", "20260602", **h.kw())
+    assert "marked expired" in str(info.value)
+    states = [json.loads(p.read_text())["state"] for p in h.cache_dir.rglob("entry.json")]
+    assert states == ["EXPIRED"]
+    redo = fetch("20260601", "20260602", **h.kw())
+    assert redo.exports_spent == 1 and h.exports == 2
+
+
 @pytest.mark.parametrize("kind", ["drop_download", "truncate_file"])
 def test_download_broken_mid_file_resumes_and_bytes_match(harness: Any, kind: str) -> None:
     h = harness(faults=FaultConfig(first={kind: 2}))
