@@ -188,8 +188,10 @@ def plan_days(
 class CacheEntry:
     """``entry.json`` of one export job.
 
-    ``state`` is the job's last known state, or ``UNKNOWN`` (exportData sent, no answer:
-    job id unknown), ``EXPIRED`` (files deleted before they were downloaded).
+    ``days`` are the days the job is authoritative for: those it was asked to deliver,
+    less any a later export took over. ``state`` is the job's last known state, or
+    ``UNKNOWN`` (exportData sent, no answer: job id unknown), ``EXPIRED`` (files deleted
+    before they were downloaded, or a job given up as stuck).
     """
 
     job_id: str
@@ -298,9 +300,18 @@ class WindowCache:
         return out
 
     def set_days(self, days: Sequence[date], job_id: str, exported_at: float) -> None:
-        """Point ``days`` at a (complete) entry. Call with the lock held."""
+        """Point ``days`` at a (complete) entry. Call with the lock held.
+
+        Entries that held some of these days before no longer list them, so each day
+        belongs to one entry (a refresh, or a provisional day inside a bridged range, moves
+        it to the newer export).
+        """
         current = self.read_days()
+        superseded: dict[str, set[str]] = {}
         for day in days:
+            old = current.get(day)
+            if old is not None and old.job_id != job_id:
+                superseded.setdefault(old.job_id, set()).add(format_day(day))
             current[day] = DayRecord(job_id, exported_at)
         atomic_write_json(
             self.days_path,
@@ -309,6 +320,11 @@ class WindowCache:
                 for d, r in sorted(current.items())
             },
         )
+        for old_job, moved in superseded.items():
+            entry = self.read_entry(old_job)
+            if entry is not None:
+                entry.days = [d for d in entry.days if d not in moved]
+                self.write_entry(entry)
 
     def entry_dir(self, job_id: str) -> Path:
         """``entries/<job_id>``."""

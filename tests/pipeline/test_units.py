@@ -420,3 +420,16 @@ def test_ledger_is_shared_safely_by_processes(tmp_path: Path) -> None:
     granted = sum(q.get(timeout=5) for _ in procs)
     assert granted == 24  # 40 attempts, exactly 24 slots, no lost update
     assert QuotaLedger(tmp_path, clock=lambda: NOW).status("a").used == 24
+
+
+def test_set_days_moves_days_to_the_newer_entry(tmp_path: Path) -> None:
+    wc = cache.WindowCache(tmp_path, "app_x", "json", "all")
+    d1, d2, d3 = date(2026, 6, 7), date(2026, 6, 8), date(2026, 6, 9)
+    for job, days in (("j1", [d1, d2]), ("j2", [d2, d3])):
+        entry = cache.CacheEntry(job, {}, [dates.format_day(d) for d in days], NOW, complete=True)
+        wc.write_entry(entry)
+        wc.set_days(days, job, NOW)
+    assert {d: r.job_id for d, r in wc.read_days().items()} == {d1: "j1", d2: "j2", d3: "j2"}
+    old, new = wc.read_entry("j1"), wc.read_entry("j2")
+    assert old is not None and new is not None
+    assert old.days == ["20260607"] and new.days == ["20260608", "20260609"]
