@@ -53,11 +53,6 @@ SOAK_KINDS = (
 )
 #: per kind; an API call is eligible for 5 kinds, a download for 6: about 1 call in 10
 RATE = 0.017
-#: A re-run repeats the call as it was. Until the pipeline stops re-exporting the days a re-run
-#: has just resumed (test_fault_kinds.py::test_rerun_with_refresh_does_not_spend_again), a
-#: re-run after an attempt whose export was accepted drops refresh=True (a plain fetch is what
-#: resumes the interrupted job); set this to True once that is fixed.
-RERUN_KEEPS_REFRESH = False
 _RETRY_RE = re.compile(r"retrying|broke|will retry|checking each file")
 
 
@@ -125,18 +120,14 @@ def _run(sim: Any, cache: Path, steps: list[Step], *, planner: bool) -> dict[str
                 clock=sim.clock.now,
             )
             needed += the_plan.exports_needed
-        refresh = step.refresh
-        for attempt in range(7):
-            accepted = sum(sim.stats.exports_accepted.values())
+        for attempt in range(7):  # a re-run repeats the call as it was, refresh included
             try:
-                got = fetch(first, last, refresh=refresh, **kw())
+                got = fetch(first, last, refresh=step.refresh, **kw())
             except errors.LeanplumError as exc:
                 assert attempt < 6, f"re-running never completes: {exc}"
                 assert not isinstance(exc, errors.ExportOutcomeUnknown | errors.JobFailed)
                 reruns[type(exc).__name__] += 1
                 messages.append(f"{type(exc).__name__}: {exc}")
-                if sum(sim.stats.exports_accepted.values()) > accepted:
-                    refresh = refresh and RERUN_KEEPS_REFRESH
                 continue
             spent += got.exports_spent
             break
