@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ._dispatch import dask_aware
+
 __all__ = [
     "DEFAULT_SESSION_COLUMNS",
     "events_with_parameters",
@@ -61,6 +63,7 @@ def _clash_name(column: str) -> str:
     return _CLASH_PREFIX + column[:1].upper() + column[1:]
 
 
+@dask_aware
 def events_with_sessions(
     events: pd.DataFrame,
     sessions: pd.DataFrame,

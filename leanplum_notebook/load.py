@@ -953,8 +953,10 @@ def load(
     days : date, str or iterable of them, optional
         Pacific (America/Los_Angeles) days to keep, by session start. Default: all days;
         for cache parts, each part's own ``days`` always applies too.
-    engine : {"pandas"}
-        ``"dask"`` is planned (issue 7) and raises ``NotImplementedError`` for now.
+    engine : {"pandas", "dask"}
+        ``"dask"`` returns a :class:`~leanplum_notebook.dask_engine.DaskTables` of six Dask
+        DataFrames with the same columns and dtypes (needs the ``dask`` extra); the metric
+        functions accept them as they accept pandas tables.
     on_bad_line : {"error", "skip"}
         ``"error"`` raises :class:`LoadError` naming the file and line; ``"skip"`` skips the
         line (JSON) or row (CSV) and counts it in ``report.bad_lines_skipped``.
@@ -991,11 +993,20 @@ def load(
         A malformed line or row with ``on_bad_line="error"``.
     """
     if engine == "dask":
-        raise NotImplementedError(
-            "engine='dask' is not implemented yet (planned in issue 7); use engine='pandas'"
+        # Imported here so that the pandas path never imports Dask.
+        from .dask_engine import load_dask
+
+        return load_dask(  # type: ignore[return-value]  # documented: DaskTables
+            source,
+            tables=tables,
+            columns=columns,
+            days=days,
+            use_parquet=use_parquet,
+            batch_sessions=batch_sessions,
+            on_bad_line=on_bad_line,
         )
     if engine != "pandas":
-        raise ValidationError("engine", f"expected 'pandas' (or later 'dask'), not {engine!r}")
+        raise ValidationError("engine", f"expected 'pandas' or 'dask', not {engine!r}")
     if parser not in ("auto", "python"):
         raise ValidationError("parser", f"expected 'auto' or 'python', not {parser!r}")
     if on_bad_line not in ("error", "skip"):

@@ -35,6 +35,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ._dispatch import dask_aware
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -222,6 +224,7 @@ def _days_frame(index: pd.DatetimeIndex, name: str = "day") -> pd.DataFrame:
 # --------------------------------------------------------------------------- activity
 
 
+@dask_aware
 def active_users(
     sessions: pd.DataFrame, *, freq: str = "D", tz: TimeZone = "pacific"
 ) -> pd.DataFrame:
@@ -285,6 +288,7 @@ def _rolling_distinct(user_days: pd.DataFrame, grid: pd.DatetimeIndex, window: i
     return np.cumsum(diff)[:n]
 
 
+@dask_aware
 def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
     """Daily, weekly and monthly active users and stickiness, per day.
 
@@ -338,6 +342,7 @@ def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFr
     return out
 
 
+@dask_aware
 def new_users(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
     """New users per day, by first run (``userStart``, JSON ``firstRun``).
 
@@ -387,6 +392,7 @@ def _first_run_periods(real: pd.DataFrame, tz: TimeZone, freq: str) -> pd.Series
     return _period_start(times, freq)
 
 
+@dask_aware
 def sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
     """Sessions, active users and sessions per active user, per day.
 
@@ -433,6 +439,7 @@ def sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd
     return out
 
 
+@dask_aware
 def session_lengths(
     sessions: pd.DataFrame, *, max_duration: float = MAX_SESSION_SECONDS
 ) -> pd.Series:
@@ -475,6 +482,7 @@ def _period_ordinal(starts: pd.Series, period: str) -> np.ndarray:
     return days // 7 if period == "W" else days
 
 
+@dask_aware
 def retention(
     sessions: pd.DataFrame,
     *,
@@ -690,6 +698,7 @@ def _is_message(names: pd.Series) -> np.ndarray:
     return names.astype("string").str.startswith(".").fillna(False).to_numpy(dtype=bool)
 
 
+@dask_aware
 def event_counts(
     events: pd.DataFrame,
     *,
@@ -755,6 +764,7 @@ def event_counts(
     )
 
 
+@dask_aware
 def top_events(
     events: pd.DataFrame,
     *,
@@ -814,6 +824,7 @@ def top_events(
     return out[["eventName", "count", "sessions", "users"]]
 
 
+@dask_aware
 def funnel(
     events: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -923,6 +934,7 @@ def funnel(
 # --------------------------------------------------------------------------- money
 
 
+@dask_aware
 def revenue(
     events: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -1051,6 +1063,7 @@ def _ratio_interval(
     return a / b - 1, float(np.exp(log_r - z * se) - 1), float(np.exp(log_r + z * se) - 1)
 
 
+@dask_aware
 def experiment_results(
     experiments: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -1190,6 +1203,7 @@ def experiment_results(
     return out[list(_EXPERIMENT_COLUMNS)].astype(_EXPERIMENT_COLUMNS).reset_index(drop=True)
 
 
+@dask_aware
 def message_stats(events: pd.DataFrame) -> pd.DataFrame:
     """Sends and opens of in-app and push messages, from their event names.
 
@@ -1232,6 +1246,7 @@ def message_stats(events: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["sent", "messageId"], ascending=[False, True], ignore_index=True)
 
 
+@dask_aware
 def breakdown(
     sessions: pd.DataFrame,
     by: str,

@@ -1,13 +1,11 @@
 """``load(engine="dask")`` and the pandas metric functions given Dask DataFrames.
 
-The integrator wires :mod:`leanplum_notebook.load`, ``metrics`` and ``joins`` to hand Dask
-input to :mod:`leanplum_notebook.dask_engine`; until a function is wired its test is skipped
-with the reason, and from then on the dispatched result must equal the pandas one.
+:mod:`leanplum_notebook.load`, ``metrics`` and ``joins`` hand Dask input to
+:mod:`leanplum_notebook.dask_engine`; the dispatched result must equal the pandas one.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -21,16 +19,9 @@ from .test_dask_engine import CASES, assert_tables_equal
 
 
 def test_load_engine_dask(sim_export: Any, pandas_tables: Any) -> None:
-    try:
-        tables = load(sim_export.export, engine="dask", tables=["sessions", "experiments"])
-    except NotImplementedError:
-        pytest.skip("load(engine='dask') is not wired to dask_engine.load_dask yet")
+    tables = load(sim_export.export, engine="dask", tables=["sessions", "experiments"])
     assert isinstance(tables, lde.DaskTables)
     assert_tables_equal(pandas_tables, tables.compute())
-
-
-def _wired(func: Callable[..., Any]) -> bool:
-    return "is_dask" in inspect.getsource(func)
 
 
 @pytest.mark.parametrize(
@@ -43,8 +34,6 @@ def test_metrics_take_dask_frames(
     tables: tuple[str, ...],
     kwargs: dict[str, Any],
 ) -> None:
-    if not _wired(func):
-        pytest.skip(f"metrics.{func.__name__} does not dispatch Dask input yet")
     dask_tables = lde.load_dask(sim_export.export)
     kwargs = dict(kwargs)
     steps = [kwargs.pop("steps")] if "steps" in kwargs else []
