@@ -213,9 +213,9 @@ def test_bad_sources(tmp_path: Path, lh: ModuleType) -> None:
         load(5, progress=False)
 
 
-def test_dask_engine_is_not_there_yet(tmp_path: Path, lh: ModuleType) -> None:
-    with pytest.raises(NotImplementedError, match="issue 7"):
-        load(lh.copy_golden(tmp_path, "json"), engine="dask", progress=False)
+def test_unknown_engine_is_named(tmp_path: Path, lh: ModuleType) -> None:
+    with pytest.raises(ValidationError, match="engine"):
+        load(lh.copy_golden(tmp_path, "json"), engine="spark", progress=False)
 
 
 def test_empty_selection_of_days(tmp_path: Path, lh: ModuleType) -> None:
