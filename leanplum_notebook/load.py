@@ -527,18 +527,23 @@ def _parse_json_fast(
     """
     seen: set[int] = set()
     stats = _PartStats()
-    for path in part.files:
-        logger.debug("parsing %s (DuckDB)", path)
-        for batch, sessions in _load_duckdb.iter_file_batches(
-            path, batch_sessions=batch_sessions, seen=seen
-        ):
-            for name, data in batch.items():
-                sink.write(name, data)
-            stats.sessions_read += sessions
-        if bar is not None:
-            size = path.stat().st_size
-            bar.update(size)
-            progress[0] += size
+    try:
+        for path in part.files:
+            logger.debug("parsing %s (DuckDB)", path)
+            for batch, sessions in _load_duckdb.iter_file_batches(
+                path, batch_sessions=batch_sessions, seen=seen
+            ):
+                for name, data in batch.items():
+                    sink.write(name, data)
+                stats.sessions_read += sessions
+            if bar is not None:
+                size = path.stat().st_size
+                bar.update(size)
+                progress[0] += size
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        # a value the fast path cannot convert (e.g. lat: []): the Python path names the
+        # line (LoadError) or skips and counts it
+        raise _load_duckdb.FastPathUnsupported(f"unconvertible value ({exc})") from None
     return stats
 
 
