@@ -1,6 +1,7 @@
 """Hand Dask DataFrames to :mod:`leanplum_notebook.dask_engine`, pandas ones to pandas.
 
-The check looks at the argument's type name only, so the pandas path never imports Dask.
+The check (``_dask_check.is_dask``) looks at the argument's type only, so the pandas
+path never imports Dask.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
+from ._dask_check import is_dask
+
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def is_dask(obj: object) -> bool:
-    """Whether ``obj`` is a Dask collection (checked without importing Dask)."""
-    return type(obj).__module__.split(".", 1)[0] in ("dask", "dask_expr")
 
 
 def dask_aware(func: Callable[P, R]) -> Callable[P, R]:
