@@ -110,6 +110,27 @@ def _probe(
     return False
 
 
+def _probe_retrying(
+    url: str,
+    path: Path,
+    *,
+    attempts: int,
+    sleep: Callable[[float], None],
+    **kw: Any,
+) -> bool:
+    """:func:`_probe` with its own retries, so one faulty answer among many files does not
+    spoil the whole size check."""
+    for attempt in range(max(1, attempts)):
+        try:
+            return _probe(url, path, **kw)
+        except (requests.RequestException, _Broken) as exc:
+            if attempt + 1 >= attempts:
+                raise
+            logger.info("checking %s broke (%s); retrying", path.name, type(exc).__name__)
+            sleep(min(10.0, 0.2 * 2**attempt))
+    return False  # not reached: the last failure is raised
+
+
 def _shown(url: str) -> str:
     """A URL for messages: without its query string (it may hold a signature)."""
     parts = urlsplit(url)
@@ -315,7 +336,15 @@ def download_files(
             logger.info("got %d bytes, numBytes=%s: checking each file", sum(sizes), expected_bytes)
             try:
                 whole = [
-                    _probe(u, dest / n, session=session, timeout=timeout, advance=advance)
+                    _probe_retrying(
+                        u,
+                        dest / n,
+                        session=session,
+                        timeout=timeout,
+                        advance=advance,
+                        attempts=attempts,
+                        sleep=sleep,
+                    )
                     for u, n in zip(urls, names, strict=True)
                 ]
             except (requests.RequestException, _Broken) as exc:

@@ -94,3 +94,26 @@ def test_file_names_are_sanitised_and_unique() -> None:
     for bad in ("file:///etc/passwd", "ftp://h/x", "https://h/..", "https://h/a/..%2F..%2Fx"):
         with pytest.raises(errors.ValidationError):
             file_names([bad])
+
+
+def test_size_check_retries_each_file_on_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One faulty answer while checking sizes is retried for that file alone."""
+    from leanplum_notebook import download as dl
+
+    answers: list[object] = [dl._Broken("HTTP 500 while checking f"), True]
+
+    def flaky_probe(url: str, path: Path, **kw: object) -> bool:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return bool(answer)
+
+    slept: list[float] = []
+    monkeypatch.setattr(dl, "_probe", flaky_probe)
+    assert dl._probe_retrying("u", tmp_path / "f", attempts=3, sleep=slept.append) is True
+    assert answers == [] and len(slept) == 1
+    answers[:] = [dl._Broken("x"), dl._Broken("y")]
+    with pytest.raises(dl._Broken, match="y"):
+        dl._probe_retrying("u", tmp_path / "f", attempts=2, sleep=slept.append)
