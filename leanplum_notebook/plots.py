@@ -632,6 +632,17 @@ def _barh_labels(ax: Axes, values: np.ndarray, texts: list[str]) -> None:
     ax.set_xlim(0, top * 1.18 if top > 0 else 1)
 
 
+def _finish_hbars(ax: Axes, labels: Any, *, title: str, xlabel: str) -> Axes:
+    """Labels, order (first row on top), title and axis of a horizontal bar chart."""
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_title(title, loc="left")
+    ax.set_xlabel(xlabel)
+    _int_axis(ax, "x")
+    _ygrid(ax, "x")
+    return ax
+
+
 @_styled
 def plot_funnel(
     data: pd.DataFrame,
@@ -667,13 +678,7 @@ def plot_funnel(
         drop = "" if i == 0 or pd.isna(d) else f" · -{d:.0%}"
         texts.append(f"{_human(u)}{conv}{drop}")
     _barh_labels(ax, users, texts)
-    ax.set_yticks(range(len(users)), labels)
-    ax.invert_yaxis()
-    ax.set_title(title, loc="left")
-    ax.set_xlabel("users")
-    _int_axis(ax, "x")
-    _ygrid(ax, "x")
-    return ax
+    return _finish_hbars(ax, labels, title=title, xlabel="users")
 
 
 @_styled
@@ -710,13 +715,7 @@ def plot_top_events(
         for c, u in zip(counts, data["users"] if has_users else counts, strict=True)
     ]
     _barh_labels(ax, counts, texts)
-    ax.set_yticks(range(len(counts)), [str(n) for n in data["eventName"]])
-    ax.invert_yaxis()
-    ax.set_title(title, loc="left")
-    ax.set_xlabel("events")
-    _int_axis(ax, "x")
-    _ygrid(ax, "x")
-    return ax
+    return _finish_hbars(ax, [str(n) for n in data["eventName"]], title=title, xlabel="events")
 
 
 @_styled
@@ -749,13 +748,7 @@ def plot_breakdown(
     ax.barh(range(len(values)), values, color=kw.pop("color", PALETTE[2]), height=0.6, **kw)
     texts = [f"{_human(v)} · {s:.0%}" for v, s in zip(values, data["share"], strict=True)]
     _barh_labels(ax, values, texts)
-    ax.set_yticks(range(len(values)), [str(v) for v in data[by]])
-    ax.invert_yaxis()
-    ax.set_title(title, loc="left")
-    ax.set_xlabel(metric)
-    _int_axis(ax, "x")
-    _ygrid(ax, "x")
-    return ax
+    return _finish_hbars(ax, [str(v) for v in data[by]], title=title, xlabel=metric)
 
 
 # --------------------------------------------------------------------------- money
