@@ -12,9 +12,9 @@ with the Python path (which then gives the exact error, line number or skip coun
 hands back: an id that is not canonical decimal text or an integer (DuckDB would round
 ``1.5`` to ``2``), a count that is not an integer, a missing required id, a sessionId seen
 twice in the part, a number that orjson cannot read (beyond 64 bits), an attribute or
-parameter value orjson cannot read, a state with ``"name": null`` (DuckDB cannot tell it from
-a missing name), any DuckDB error (bad JSON, a value that does not convert, duplicate keys,
-a line over ``MAX_LINE_BYTES``, out of memory).
+parameter value orjson cannot read, any DuckDB error (bad JSON, a value that does not
+convert, duplicate keys, a line over ``MAX_LINE_BYTES``, out of memory). A state whose
+``name`` is missing or null is synthetic in both paths (DuckDB cannot tell the two apart).
 
 Ids, counts and lat/lon are read as text (a JSON number read as text keeps its literal
 digits) and converted by Arrow's strict casts (hexadecimal ``0x..`` refused).
@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,8 +40,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from ._load_common import ARROW_SCHEMAS, STORED_KINDS, finish_column, text_of
-from ._load_json import open_binary
+from ._load_common import (
+    ARROW_SCHEMAS,
+    STORED_KINDS,
+    empty_to_null,
+    finish_column,
+    may_contain,
+    text_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +142,10 @@ def _cast_digits(array: pa.Array, name: str, what: str) -> pa.Array:
         ints = array.cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise FastPathUnsupported(f"{name}: not all {what} are 64-bit integers ({exc})") from None
-    if pc.any(pc.match_substring(array, "x", ignore_case=True)).as_py():
+    if (
+        may_contain(array, "x", "X")
+        and pc.any(pc.match_substring(array, "x", ignore_case=True)).as_py()
+    ):
         raise FastPathUnsupported(f"{name}: a hexadecimal {what[:-1]}")
     return ints
 
@@ -164,22 +172,13 @@ def _finish(array: pa.Array, kind: str, name: str) -> pa.Array:
     elif kind == "int":
         array = _strict_count(array, name)
     elif name in ("lat", "lon"):
-        array = _empty_to_null(array).cast(pa.float64())
+        array = empty_to_null(array).cast(pa.float64())
     elif kind in ("category", "text"):
-        array = _empty_to_null(array)
+        array = empty_to_null(array)
     try:
         return finish_column(array, kind, name)
     except (ValueError, pa.ArrowException) as exc:
         raise FastPathUnsupported(str(exc)) from None
-
-
-def _empty_to_null(array: pa.Array) -> pa.Array:
-    if len(array) == 0 or array.null_count == len(array):
-        return array
-    is_empty = pc.equal(array, "")
-    if not pc.any(is_empty).as_py():
-        return array
-    return pc.if_else(is_empty, pa.scalar(None, pa.string()), array)
 
 
 _SIMPLE_NUMBER = r"^-?[0-9]{1,18}$"  # every integer this long fits int64: its text is as is
@@ -195,7 +194,9 @@ def _value_texts(raw: pa.Array) -> pa.Array:
     raw = raw.cast(pa.string())
     if len(raw) == 0:
         return raw
-    plain = pc.and_(pc.starts_with(raw, '"'), pc.invert(pc.match_substring(raw, "\\")))
+    plain = pc.starts_with(raw, '"')
+    if may_contain(raw, "\\"):
+        plain = pc.and_(plain, pc.invert(pc.match_substring(raw, "\\")))
     plain = pc.fill_null(plain, False)
     out = pc.if_else(plain, pc.utf8_slice_codeunits(raw, 1, -1), raw)
     if pc.all(plain).as_py():
@@ -313,13 +314,13 @@ def batch_tables(batch: pa.RecordBatch) -> dict[str, pa.Table]:
     param_sid = event_sid.take(_flat(_child(events_all, "parameters"))[1])
     params = [
         param_event,
-        _empty_to_null(param_name),
+        empty_to_null(param_name),
         _finish(param_value, "text", "value"),
         param_sid,
     ]
 
     attr_sid, attr_name, attr_value = _map_rows(columns["userAttributes"], sid)
-    attrs = [attr_sid, _empty_to_null(attr_name), _finish(attr_value, "text", "value")]
+    attrs = [attr_sid, empty_to_null(attr_name), _finish(attr_value, "text", "value")]
 
     exps_all, exp_parent = _flat(columns["experiments"])
     experiments = [
@@ -383,40 +384,6 @@ def iter_file_batches(
         worker.join()
 
 
-def _has_nameless_states(batch: pa.RecordBatch) -> bool:
-    states = pc.list_flatten(batch.column(batch.schema.get_field_index("states")))
-    return len(states) > 0 and _child(states, "name").null_count > 0
-
-
-_NULL_NAME = re.compile(rb'"name"\s*:\s*null')
-
-
-def _may_have_null_name(path: Path) -> bool:
-    """True if the file may hold ``"name": null`` (a cheap scan; false positives are safe).
-
-    DuckDB reads a missing ``name`` and ``"name": null`` alike, but the Python path (like
-    Leanplum's CSV export) keeps a state whose ``name`` key is there, even null, and drops a
-    state without it. Leanplum omits empty fields, so ``null`` is rare: look for it first.
-    Read in chunks (not mmap: mapped pages would count in the process's resident memory).
-    """
-    overlap = 256  # longer than any '"name" : null' with sane whitespace
-    tail = b""
-    stream, raw = open_binary(path)
-    with raw, stream:
-        while True:
-            chunk = stream.read(_CHUNK)
-            if not chunk:
-                return False
-            # The chunk itself, then the seam with the previous one (no copy of the chunk).
-            for window in (chunk, tail + chunk[:overlap]):
-                if b"null" in window and _NULL_NAME.search(window) is not None:
-                    return True
-            tail = chunk[-overlap:]
-
-
-_CHUNK: Final[int] = 8 * 1024 * 1024
-
-
 def _scan(
     path: Path,
     batch_sessions: int,
@@ -443,19 +410,13 @@ def _scan(
             # Its own progress bar would print to the terminal or the notebook.
             con.execute("SET enable_progress_bar = false")
             reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
-            nameless = False
             for batch in reader:
                 if stop.is_set():
                     return
                 if batch.num_rows:
-                    nameless = nameless or _has_nameless_states(batch)
                     out.put(batch)
         finally:
             con.close()
-        # Here, in the producer thread, while the caller flattens the last batches.
-        if nameless and _may_have_null_name(path):
-            out.put(FastPathUnsupported('a state may have "name": null (the Python path keeps it)'))
-            return
     except Exception as exc:
         # DuckDB errors (bad JSON, a value that does not convert, out of memory) may come
         # through pyarrow's reader as OSError: whatever failed, the Python path reads the file.

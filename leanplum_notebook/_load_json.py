@@ -166,9 +166,10 @@ def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
         state_id = state.get("stateId")
         if type(state_id) is not int:
             state_id = py_id(state_id)
-        if "name" in state:
+        if state.get("name") is not None:
             # A nameless state is synthetic (apps that never call advance, offline records):
             # Leanplum's CSV export leaves it out of the states file; its events keep its id.
+            # ``"name": null`` is nameless too: the export omits empty fields (spec 5.1).
             start = state.get("time")
             if type(start) is str:
                 start = py_float(start)

@@ -162,8 +162,8 @@ def test_what_the_fast_path_cannot_read_exactly_goes_to_python(
         (session("1", userAttributes='{"n":-9223372036854775809}'), True),
         ('{"sessionId":"1","userId":"a","userId":"b"}', False),  # duplicate key: last wins
         (session("1", userAttributes='{"k":"1","k":2}'), False),
-        # "name": null is a states row without a name (as in the CSV); a missing name none
-        (session("1", states='[{"stateId":1,"name": null},{"stateId":2}]'), False),
+        # "name": null is a missing name (empty fields are omitted): both states synthetic
+        (session("1", states='[{"stateId":1,"name": null},{"stateId":2}]'), True),
         (session("1", states='[{"stateId":2}]', info='"null"'), True),  # "null" text only
     ],
 )
