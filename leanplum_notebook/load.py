@@ -29,13 +29,10 @@ writes them (JSON ``true`` -> ``"true"``, numbers as Python writes them); see
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import logging
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -661,8 +658,6 @@ class _Loader:
                     out.append(stored)
                     self.report.parts_parsed += 1
                 self._account(part, stats)
-            if to_parse:
-                _give_back_memory()
             return out
         finally:
             if gc_was_enabled:
@@ -785,20 +780,6 @@ class _Loader:
         return frames
 
 
-def _give_back_memory() -> None:
-    """Return the parse's freed memory to the OS before the pandas tables are built.
-
-    Arrow's allocator and glibc's per-thread arenas (the DuckDB producer thread's) keep freed
-    buffers reserved; the pandas tables would be built on top of them (measured: 20-60 MB
-    less peak per 256 MB file).
-    """
-    pa.default_memory_pool().release_unused()
-    if sys.platform.startswith("linux"):
-        # Not glibc (musl...): nothing to trim.
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _pacific_days(start: pa.ChunkedArray) -> pa.ChunkedArray:
     local = pc.local_timestamp(start.cast(pa.timestamp("ms", tz=PACIFIC)))
     return local.cast(pa.date32())
@@ -867,16 +848,29 @@ _MAPPER = {
 
 
 def _sorted_categorical(column: pa.ChunkedArray) -> Any:
+    """A dictionary (or text) column as a Categorical whose categories are sorted.
+
+    Sorted categories make a table's dtype independent of the order values were met in
+    (the JSON and CSV paths, or two loads of overlapping exports, compare equal). Works on
+    the dictionary and the codes alone: the values are never materialized.
+    """
     if not pa.types.is_dictionary(column.type):
         column = column.dictionary_encode()
-    values = column.to_pandas()
-    cats = pd.Index(values.cat.categories, dtype="str")
-    order = cats.argsort()
-    remap = np.empty(len(cats), dtype=np.int64)
-    remap[order] = np.arange(len(cats))
-    codes = values.cat.codes.to_numpy()
-    new_codes = np.where(codes >= 0, remap[codes] if len(cats) else codes, -1)
-    return pd.Categorical.from_codes(new_codes, dtype=pd.CategoricalDtype(cats[order]))
+    column = column.unify_dictionaries()
+    if column.num_chunks:
+        dictionary = column.chunk(0).dictionary
+        indices = pa.chunked_array([chunk.indices for chunk in column.chunks])
+    else:
+        dictionary = pa.array([], pa.string())
+        indices = pa.chunked_array([], pa.int32())
+    order = pc.array_sort_indices(dictionary).to_numpy()
+    categories = pd.Index(dictionary.take(pa.array(order)).to_pandas(), dtype="str")
+    codes = indices.fill_null(-1).to_numpy() if indices.null_count else indices.to_numpy()
+    if len(order):
+        remap = np.empty(len(order), dtype=codes.dtype)
+        remap[order] = np.arange(len(order), dtype=codes.dtype)
+        codes = np.where(codes >= 0, remap[codes], -1) if indices.null_count else remap[codes]
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
 
 
 def _column_to_pandas(column: pa.ChunkedArray, kind: str) -> Any:
