@@ -29,6 +29,7 @@ writes them (JSON ``true`` -> ``"true"``, numbers as Python writes them); see
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -780,6 +781,30 @@ class _Loader:
         return frames
 
 
+@contextlib.contextmanager
+def _system_memory_pool() -> Iterator[None]:
+    """Arrow allocates from the C library's malloc for the duration of a load.
+
+    numpy and pandas allocate there too, so memory the parse frees is reused by the pandas
+    tables instead of staying reserved by Arrow's own allocator (mimalloc by default):
+    measured on a 256 MB file, peak 385-400 MB instead of 450-515 MB, at the same speed.
+    Buffers remember their pool, so switching back afterwards is safe.
+    """
+    previous = pa.default_memory_pool()
+    # What the parse freed goes back to the OS first (cheap, unlike glibc's malloc_trim,
+    # whose returned pages would be faulted in again at once).
+    previous.release_unused()
+    system = pa.system_memory_pool()
+    if previous.backend_name == system.backend_name:
+        yield
+        return
+    pa.set_memory_pool(system)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
 def _pacific_days(start: pa.ChunkedArray) -> pa.ChunkedArray:
     local = pc.local_timestamp(start.cast(pa.timestamp("ms", tz=PACIFIC)))
     return local.cast(pa.date32())
@@ -1034,7 +1059,8 @@ def load(
     stored = loader.prepare(parts)
     report = loader.report
     report.parquet_used = report.parts_parsed == 0
-    frames = loader.frames(parts, stored)
+    with _system_memory_pool():
+        frames = loader.frames(parts, stored)
     if any(report.duplicates_removed.values()):
         logger.info("removed duplicate sessions: %s", report.duplicates_removed)
     return Tables(frames, report)
