@@ -158,7 +158,9 @@ def parse_envelope(status: int, body: bytes, action: str) -> dict[str, Any]:
     raise classify(status, message, action)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (seconds or a date), at most
+    ``MAX_RETRY_AFTER``; None without a usable header."""
     value = headers.get("Retry-After")
     if not value:
         return None
@@ -344,7 +346,7 @@ class Client:
                     return parse_envelope(resp.status_code, resp.content, action)
                 except TransientError as exc:
                     last = TransientError(exc.status, redact(exc.message), action)
-                    wait = _retry_after(resp.headers)
+                    wait = retry_after_seconds(resp.headers)
                 except ApiError as exc:
                     exc.message = redact(exc.message)
                     exc.args = (redact(str(exc)),)

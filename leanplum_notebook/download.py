@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from ._fileio import safe_name
+from .client import retry_after_seconds
 from .errors import DownloadError, FilesExpired, ValidationError
 
 __all__ = ["download_files", "file_names"]
@@ -35,7 +36,23 @@ _TOTAL_RE = re.compile(r"bytes\s+\*/(\d+)")
 
 
 class _Broken(Exception):
-    """A transfer ended short; resume it."""
+    """A transfer ended short; resume it (after ``retry_after`` seconds if the host said so)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _refused(r: requests.Response) -> _Broken:
+    """A 429 or 5xx answer: worth another try, no sooner than its ``Retry-After``."""
+    return _Broken(f"HTTP {r.status_code}", retry_after=retry_after_seconds(r.headers))
+
+
+def _delay(attempt: int, exc: BaseException) -> float:
+    """Exponential backoff, or the host's ``Retry-After`` when that is longer."""
+    delay = min(10.0, 0.2 * 2**attempt)
+    wanted = getattr(exc, "retry_after", None)
+    return max(delay, wanted) if wanted is not None else delay
 
 
 class _Cancelled(DownloadError):
@@ -98,6 +115,8 @@ def _probe(
             return m is None or int(m.group(1)) == have
         if r.status_code in (404, 410):
             raise FilesExpired(f"{path.name} is gone from the storage host (HTTP {r.status_code})")
+        if r.status_code == 429 or r.status_code >= 500:
+            raise _refused(r)
         if r.status_code not in (200, 206):
             raise _Broken(f"HTTP {r.status_code} while checking {path.name}")
         mode = "ab" if r.status_code == 206 else "wb"
@@ -126,8 +145,11 @@ def _probe_retrying(
         except (requests.RequestException, _Broken) as exc:
             if attempt + 1 >= attempts:
                 raise
-            logger.info("checking %s broke (%s); retrying", path.name, type(exc).__name__)
-            sleep(min(10.0, 0.2 * 2**attempt))
+            delay = _delay(attempt, exc)
+            logger.info(
+                "checking %s broke (%s); retrying in %.1f s", path.name, type(exc).__name__, delay
+            )
+            sleep(delay)
     return False  # not reached: the last failure is raised
 
 
@@ -202,7 +224,7 @@ def _download_one(
                         advance(-have)  # the server ignored Range: start over
                     have, mode = 0, "wb"
                 elif r.status_code >= 500 or r.status_code == 429:
-                    raise _Broken(f"HTTP {r.status_code}")
+                    raise _refused(r)
                 else:
                     raise DownloadError(f"{path.name}: HTTP {r.status_code}")
                 length = r.headers.get("Content-Length")
@@ -227,7 +249,7 @@ def _download_one(
             last_error = (
                 f"{type(exc).__name__}: {exc}" if isinstance(exc, _Broken) else (type(exc).__name__)
             )
-            delay = min(10.0, 0.2 * 2**attempt)
+            delay = _delay(attempt, exc)
             logger.info(
                 "download of %s broke (%s); resuming in %.1f s", path.name, last_error, delay
             )
