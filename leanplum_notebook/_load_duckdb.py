@@ -30,7 +30,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -343,23 +343,35 @@ def batch_tables(batch: pa.RecordBatch) -> dict[str, pa.Table]:
     }
 
 
-def iter_file_batches(
-    path: Path, *, batch_sessions: int, seen: set[int] | None = None
-) -> Iterator[tuple[dict[str, pa.Table], int]]:
-    """Yield (stored tables, sessions) batch by batch for one JSON-lines file.
+class _FileDone:
+    """Queue marker: every batch of ``path`` has been handed over."""
 
-    DuckDB parses in a background thread (it releases the GIL) while the caller flattens and
-    writes the previous batch: a queue of two batches bounds the memory.
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+
+def iter_part_batches(
+    paths: Sequence[Path], *, batch_sessions: int, seen: set[int] | None = None
+) -> Iterator[tuple[dict[str, pa.Table], int] | Path]:
+    """Yield (stored tables, sessions) batch by batch for the JSON-lines files of a part, and
+    each file's path once all its batches have been yielded.
+
+    DuckDB parses in a background thread (it releases the GIL), file after file without a
+    pause, while the caller flattens and writes the previous batch: a queue of two batches
+    bounds the memory.
 
     Raises
     ------
     FastPathUnsupported
         Anything the Python path must read instead (see the module docstring).
     """
-    batches: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=2)
+    batches: queue.Queue[pa.RecordBatch | _FileDone | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
     worker = threading.Thread(
-        target=_scan, args=(path, batch_sessions, batches, stop), name="duckdb-json", daemon=True
+        target=_scan,
+        args=(list(paths), batch_sessions, batches, stop),
+        name="duckdb-json",
+        daemon=True,
     )
     worker.start()
     try:
@@ -369,6 +381,9 @@ def iter_file_batches(
                 break
             if isinstance(item, BaseException):
                 raise item
+            if isinstance(item, _FileDone):
+                yield item.path
+                continue
             tables = batch_tables(item)
             if seen is not None:
                 ids = tables["sessions"].column("sessionId").to_numpy()
@@ -385,16 +400,16 @@ def iter_file_batches(
 
 
 def _scan(
-    path: Path,
+    paths: list[Path],
     batch_sessions: int,
-    out: queue.Queue[pa.RecordBatch | BaseException | None],
+    out: queue.Queue[pa.RecordBatch | _FileDone | BaseException | None],
     stop: threading.Event,
 ) -> None:
-    """Producer thread: DuckDB record batches of sessions into ``out``, then None."""
+    """Producer thread: DuckDB record batches of sessions into ``out``, a ``_FileDone``
+    after each file, then None."""
     import duckdb
 
     try:
-        query, params = _sql(path)
         con = duckdb.connect(
             ":memory:",
             config={
@@ -409,12 +424,15 @@ def _scan(
         try:
             # Its own progress bar would print to the terminal or the notebook.
             con.execute("SET enable_progress_bar = false")
-            reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
-            for batch in reader:
-                if stop.is_set():
-                    return
-                if batch.num_rows:
-                    out.put(batch)
+            for path in paths:
+                query, params = _sql(path)
+                reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
+                for batch in reader:
+                    if stop.is_set():
+                        return
+                    if batch.num_rows:
+                        out.put(batch)
+                out.put(_FileDone(path))
         finally:
             con.close()
     except Exception as exc:
@@ -428,4 +446,4 @@ def _scan(
     out.put(None)
 
 
-__all__ = ["FastPathUnsupported", "available", "batch_tables", "iter_file_batches"]
+__all__ = ["FastPathUnsupported", "available", "batch_tables", "iter_part_batches"]

@@ -35,6 +35,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -525,19 +526,21 @@ def _parse_json_fast(
     """
     seen: set[int] = set()
     stats = _PartStats()
+    logger.debug("parsing %s (DuckDB)", ", ".join(path.name for path in part.files))
     try:
-        for path in part.files:
-            logger.debug("parsing %s (DuckDB)", path)
-            for batch, sessions in _load_duckdb.iter_file_batches(
-                path, batch_sessions=batch_sessions, seen=seen
-            ):
-                for name, data in batch.items():
-                    sink.write(name, data)
-                stats.sessions_read += sessions
-            if bar is not None:
-                size = path.stat().st_size
-                bar.update(size)
-                progress[0] += size
+        for item in _load_duckdb.iter_part_batches(
+            part.files, batch_sessions=batch_sessions, seen=seen
+        ):
+            if isinstance(item, Path):  # a file is finished
+                if bar is not None:
+                    size = item.stat().st_size
+                    bar.update(size)
+                    progress[0] += size
+                continue
+            batch, sessions = item
+            for name, data in batch.items():
+                sink.write(name, data)
+            stats.sessions_read += sessions
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         # a value the fast path cannot convert (e.g. lat: []): the Python path names the
         # line (LoadError) or skips and counts it
@@ -586,6 +589,10 @@ class _Filter:
             dups = pc.sum(pc.is_in(key, value_set=self.dup_ids)).as_py()
             report.duplicates_removed[name] += int(dups or 0)
         return child.filter(mask)
+
+
+#: Threads reading the cached Parquet files of the parts side by side.
+_READERS = 4
 
 
 class _Loader:
@@ -757,27 +764,32 @@ class _Loader:
 
     def frames(self, parts: list[_Part], stored: list[_Stored]) -> dict[str, pd.DataFrame]:
         """Read, filter and convert the tables one at a time (bounds the peak memory)."""
-        sessions = [s.read("sessions", self.read_columns("sessions")) for s in stored]
-        filters = _filters(parts, sessions, self.days, self.report)
-        frames: dict[str, pd.DataFrame] = {}
-        wanted = self.columns
-        for name in self.tables:
-            pieces = []
-            for index, part_store in enumerate(stored):
+        with ThreadPoolExecutor(max_workers=_READERS) as pool:
+            # The parts' files of one table are read side by side (pyarrow releases the GIL;
+            # it pays when an export has many small parts).
+            columns = self.read_columns("sessions")
+            sessions = list(pool.map(lambda s: s.read("sessions", columns), stored))
+            filters = _filters(parts, sessions, self.days, self.report)
+            frames: dict[str, pd.DataFrame] = {}
+            wanted = self.columns
+            for name in self.tables:
                 if name == "sessions":
-                    piece = sessions[index]
+                    pieces = [piece.select(wanted[name]) for piece in sessions]
+                    sessions.clear()
                 else:
-                    piece = part_store.read(name, self.read_columns(name))
-                    piece = filters[index].children(name, piece, self.report)
-                    part_store.drop(name)
-                pieces.append(piece.select(wanted[name]))
-                del piece
-            if name == "sessions":
-                sessions.clear()
-            combined = _concat(pieces)
-            pieces.clear()
-            frames[name] = to_pandas(name, combined, wanted[name])
-            del combined
+                    columns = self.read_columns(name)
+                    read = list(pool.map(lambda s: s.read(name, columns), stored))  # noqa: B023
+                    pieces = [
+                        filters[index].children(name, piece, self.report).select(wanted[name])
+                        for index, piece in enumerate(read)
+                    ]
+                    del read
+                    for part_store in stored:
+                        part_store.drop(name)
+                combined = _concat(pieces)
+                pieces.clear()
+                frames[name] = to_pandas(name, combined, wanted[name])
+                del combined
         return frames
 
 
@@ -817,15 +829,14 @@ def _filters(
     report: LoadReport,
 ) -> list[_Filter]:
     """Day filter and cross-part deduplication (newest part wins); filters ``sessions``."""
-    filters = [_Filter() for _ in parts]
-    seen = np.empty(0, dtype=np.int64)
-    several = len(parts) > 1
-    for index in sorted(range(len(parts)), key=lambda i: parts[i].recency, reverse=True):
+    order = sorted(range(len(parts)), key=lambda i: parts[i].recency, reverse=True)
+    ids = {index: sessions[index].column("sessionId").to_numpy() for index in order}
+    on_days: dict[int, np.ndarray] = {}
+    for index in order:
         table = sessions[index]
-        ids = table.column("sessionId").to_numpy()
-        keep = np.ones(len(ids), dtype=bool)
+        keep = np.ones(len(ids[index]), dtype=bool)
         wanted_days = _intersect(days, parts[index].days)
-        if wanted_days is not None and len(ids):
+        if wanted_days is not None and len(keep):
             start = table.column("start")
             on_day = pc.is_in(
                 _pacific_days(start), value_set=pa.array(sorted(wanted_days), pa.date32())
@@ -834,22 +845,37 @@ def _filters(
             on_day = pc.or_kleene(on_day, pc.is_null(start))
             keep = on_day.to_numpy(zero_copy_only=False).astype(bool)
             report.sessions_outside_days += int((~keep).sum())
-        duplicate = None
-        if len(seen) and len(ids):
-            duplicate = np.isin(ids, seen) & keep
+        on_days[index] = keep
+    duplicates: dict[int, np.ndarray] = {}
+    if len(parts) > 1:
+        # One hash pass over every kept id, newest part first: a session's later copies
+        # (in older parts) are the duplicates. Each part has no duplicate of its own.
+        kept = [ids[index][on_days[index]] for index in order]
+        flags = pd.Series(np.concatenate(kept)).duplicated(keep="first").to_numpy()
+        offset = 0
+        for index, piece in zip(order, kept, strict=True):
+            if flags[offset : offset + len(piece)].any():
+                flagged = np.zeros(len(ids[index]), dtype=bool)
+                flagged[on_days[index]] = flags[offset : offset + len(piece)]
+                duplicates[index] = flagged
+            offset += len(piece)
+    filters = [_Filter() for _ in parts]
+    for index in order:
+        keep = on_days[index]
+        duplicate = duplicates.get(index)
+        if duplicate is not None:
             keep &= ~duplicate
             report.duplicates_removed["sessions"] += int(duplicate.sum())
-        if several:
-            seen = np.concatenate([seen, ids[keep]])
         if keep.all():
             continue
+        part_ids = ids[index]
         filters[index] = _Filter(
             keep=keep,
-            kept_ids=pa.array(ids[keep]),
-            all_ids=pa.array(ids),
-            dup_ids=pa.array(ids[duplicate]) if duplicate is not None else None,
+            kept_ids=pa.array(part_ids[keep]),
+            all_ids=pa.array(part_ids),
+            dup_ids=pa.array(part_ids[duplicate]) if duplicate is not None else None,
         )
-        sessions[index] = table.filter(pa.array(keep))
+        sessions[index] = sessions[index].filter(pa.array(keep))
     return filters
 
 
