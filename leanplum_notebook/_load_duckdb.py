@@ -31,6 +31,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -343,107 +344,190 @@ def batch_tables(batch: pa.RecordBatch) -> dict[str, pa.Table]:
     }
 
 
-class _FileDone:
-    """Queue marker: every batch of ``path`` has been handed over."""
+@dataclass(frozen=True)
+class Batch:
+    """The stored tables of one batch of sessions of part ``group``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    group: int
+    tables: dict[str, pa.Table]
+    sessions: int
 
 
-def iter_part_batches(
-    paths: Sequence[Path], *, batch_sessions: int, seen: set[int] | None = None
-) -> Iterator[tuple[dict[str, pa.Table], int] | Path]:
-    """Yield (stored tables, sessions) batch by batch for the JSON-lines files of a part, and
-    each file's path once all its batches have been yielded.
+@dataclass(frozen=True)
+class FileDone:
+    """Every batch of ``path`` (a file of part ``group``) has been yielded."""
 
-    DuckDB parses in a background thread (it releases the GIL), file after file without a
-    pause, while the caller flattens and writes the previous batch: a queue of two batches
-    bounds the memory.
+    group: int
+    path: Path
 
-    Raises
-    ------
-    FastPathUnsupported
-        Anything the Python path must read instead (see the module docstring).
+
+@dataclass(frozen=True)
+class PartDone:
+    """Every file of part ``group`` has been read by the fast path."""
+
+    group: int
+
+
+@dataclass(frozen=True)
+class PartUnsupported:
+    """Part ``group`` needs the Python path (``reason``); nothing more comes for it."""
+
+    group: int
+    reason: str
+
+
+Event = Batch | FileDone | PartDone | PartUnsupported
+
+
+#: What the producer queues: (part, payload), an exception to raise, or None at the end.
+_Item = tuple[int, pa.RecordBatch | Path | str | None] | BaseException | None
+
+
+def iter_parts(groups: Sequence[Sequence[Path]], *, batch_sessions: int) -> Iterator[Event]:
+    """Read the JSON-lines files of several parts, part after part, file after file.
+
+    DuckDB parses in one background thread (it releases the GIL) without a pause between
+    files or parts, while the caller flattens and writes the previous batch: a queue of two
+    batches bounds the memory. Yields each batch's stored tables (:class:`Batch`), a
+    :class:`FileDone` after each file, and per part either :class:`PartDone` or, as soon as
+    something cannot be read exactly as the Python path would (see the module docstring),
+    :class:`PartUnsupported`, after which nothing more comes for that part and the other
+    parts go on.
     """
-    batches: queue.Queue[pa.RecordBatch | _FileDone | BaseException | None] = queue.Queue(maxsize=2)
+    items: queue.Queue[_Item] = queue.Queue(maxsize=2)
     stop = threading.Event()
+    given_up: set[int] = set()  # parts the consumer found unsupported: the producer skips them
     worker = threading.Thread(
         target=_scan,
-        args=(list(paths), batch_sessions, batches, stop),
+        args=([list(files) for files in groups], batch_sessions, items, stop, given_up),
         name="duckdb-json",
         daemon=True,
     )
     worker.start()
+    seen: dict[int, set[int]] = {}
     try:
         while True:
-            item = batches.get()
+            item = items.get()
             if item is None:
                 break
             if isinstance(item, BaseException):
                 raise item
-            if isinstance(item, _FileDone):
-                yield item.path
+            group, payload = item
+            if group in given_up:
                 continue
-            tables = batch_tables(item)
-            if seen is not None:
-                ids = tables["sessions"].column("sessionId").to_numpy()
-                if len(np.unique(ids)) != len(ids) or not seen.isdisjoint(ids.tolist()):
-                    raise FastPathUnsupported("a sessionId appears twice")
-                seen.update(ids.tolist())
-            yield tables, item.num_rows
+            if isinstance(payload, pa.RecordBatch):
+                try:
+                    tables = batch_tables(payload)
+                    _check_unique(tables, seen.setdefault(group, set()))
+                except (FastPathUnsupported, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    # (an Arrow error: a value the fast path cannot convert, e.g. lat: [])
+                    given_up.add(group)
+                    yield PartUnsupported(group, str(exc))
+                    continue
+                yield Batch(group, tables, payload.num_rows)
+            elif isinstance(payload, Path):
+                yield FileDone(group, payload)
+            elif isinstance(payload, str):
+                given_up.add(group)
+                yield PartUnsupported(group, payload)
+            else:
+                seen.pop(group, None)
+                yield PartDone(group)
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue
             with contextlib.suppress(queue.Empty):
-                batches.get(timeout=0.05)
+                items.get(timeout=0.05)
         worker.join()
 
 
-def _scan(
-    paths: list[Path],
-    batch_sessions: int,
-    out: queue.Queue[pa.RecordBatch | _FileDone | BaseException | None],
-    stop: threading.Event,
-) -> None:
-    """Producer thread: DuckDB record batches of sessions into ``out``, a ``_FileDone``
-    after each file, then None."""
+def _check_unique(tables: dict[str, pa.Table], seen: set[int]) -> None:
+    """A sessionId twice in a part: the Python path counts and removes the later copies."""
+    ids = tables["sessions"].column("sessionId").to_numpy()
+    if len(np.unique(ids)) != len(ids) or not seen.isdisjoint(ids.tolist()):
+        raise FastPathUnsupported("a sessionId appears twice")
+    seen.update(ids.tolist())
+
+
+def _connect() -> Any:
     import duckdb
 
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "threads": THREADS,
+            "memory_limit": MEMORY_LIMIT,
+            "preserve_insertion_order": True,
+            # Never download anything: the json extension is built into the wheel; if it
+            # were missing, the Python path reads the files.
+            "autoinstall_known_extensions": False,
+        },
+    )
+    # Its own progress bar would print to the terminal or the notebook.
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _scan(
+    groups: list[list[Path]],
+    batch_sessions: int,
+    out: queue.Queue[_Item],
+    stop: threading.Event,
+    given_up: set[int],
+) -> None:
+    """Producer thread: per part, (part, record batch)... and (part, path) after each file,
+    then (part, None), or (part, reason) if DuckDB failed; None at the very end.
+
+    One query per file (a query over many files reads ahead across them, but measured no
+    faster here, and a failure could not be put on the right part).
+    """
+    con = None
     try:
-        con = duckdb.connect(
-            ":memory:",
-            config={
-                "threads": THREADS,
-                "memory_limit": MEMORY_LIMIT,
-                "preserve_insertion_order": True,
-                # Never download anything: the json extension is built into the wheel; if
-                # it were missing, the Python path reads the file.
-                "autoinstall_known_extensions": False,
-            },
-        )
-        try:
-            # Its own progress bar would print to the terminal or the notebook.
-            con.execute("SET enable_progress_bar = false")
-            for path in paths:
-                query, params = _sql(path)
-                reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
-                for batch in reader:
-                    if stop.is_set():
-                        return
-                    if batch.num_rows:
-                        out.put(batch)
-                out.put(_FileDone(path))
-        finally:
-            con.close()
-    except Exception as exc:
-        # DuckDB errors (bad JSON, a value that does not convert, out of memory) may come
-        # through pyarrow's reader as OSError: whatever failed, the Python path reads the file.
-        out.put(FastPathUnsupported(f"duckdb: {exc}"))
-        return
+        for group, paths in enumerate(groups):
+            try:
+                if con is None:
+                    con = _connect()
+                for path in paths:
+                    if group in given_up:
+                        break
+                    query, params = _sql(path)
+                    reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
+                    for batch in reader:
+                        if stop.is_set():
+                            return
+                        if group in given_up:
+                            break
+                        if batch.num_rows:
+                            out.put((group, batch))
+                    out.put((group, path))
+            except Exception as exc:
+                # DuckDB errors (bad JSON, a value that does not convert, out of memory) may
+                # come through pyarrow's reader as OSError: whatever failed, the Python path
+                # reads this part; a fresh connection reads the next ones.
+                out.put((group, f"duckdb: {exc}"))
+                if con is not None:
+                    with contextlib.suppress(Exception):
+                        con.close()
+                con = None
+                continue
+            out.put((group, None))
     except BaseException as exc:  # KeyboardInterrupt...: handed to the consumer, raised there
         out.put(exc)
         return
+    finally:
+        if con is not None:
+            with contextlib.suppress(Exception):
+                con.close()
     out.put(None)
 
 
-__all__ = ["FastPathUnsupported", "available", "batch_tables", "iter_part_batches"]
+__all__ = [
+    "Batch",
+    "FastPathUnsupported",
+    "FileDone",
+    "PartDone",
+    "PartUnsupported",
+    "available",
+    "batch_tables",
+    "iter_parts",
+]

@@ -513,41 +513,6 @@ def _parse_part(
     return total
 
 
-def _parse_json_fast(
-    part: _Part,
-    sink: MemorySink | ParquetSink,
-    batch_sessions: int,
-    bar: Any,
-    progress: list[int],
-) -> _PartStats:
-    """Parse a JSON part with DuckDB (``_load_duckdb``); ``progress[0]``: bytes reported.
-
-    Raises ``FastPathUnsupported`` when the part needs the Python path.
-    """
-    seen: set[int] = set()
-    stats = _PartStats()
-    logger.debug("parsing %s (DuckDB)", ", ".join(path.name for path in part.files))
-    try:
-        for item in _load_duckdb.iter_part_batches(
-            part.files, batch_sessions=batch_sessions, seen=seen
-        ):
-            if isinstance(item, Path):  # a file is finished
-                if bar is not None:
-                    size = item.stat().st_size
-                    bar.update(size)
-                    progress[0] += size
-                continue
-            batch, sessions = item
-            for name, data in batch.items():
-                sink.write(name, data)
-            stats.sessions_read += sessions
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        # a value the fast path cannot convert (e.g. lat: []): the Python path names the
-        # line (LoadError) or skips and counts it
-        raise _load_duckdb.FastPathUnsupported(f"unconvertible value ({exc})") from None
-    return stats
-
-
 class _Stored:
     """One part's stored tables: in its Parquet cache, or in memory."""
 
@@ -654,6 +619,10 @@ class _Loader:
         # collector only costs time here (5-25 % measured).
         gc.disable()
         try:
+            parsed: dict[int, tuple[_PartStats, _Stored]] = {}
+            fast = [index for index in to_parse if parts[index].format == "json"]
+            if fast and self.parser == "auto" and _load_duckdb.available():
+                parsed = self._parse_fast(parts, fast, bar)
             out = []
             for index, part in enumerate(parts):
                 if index in cached:
@@ -662,7 +631,7 @@ class _Loader:
                     out.append(_Stored(part.cache_dir, None))
                     self.report.parts_cached += 1
                 else:
-                    stats, stored = self._parse(part, bar)
+                    stats, stored = parsed.get(index) or self._parse(part, bar)
                     out.append(stored)
                     self.report.parts_parsed += 1
                 self._account(part, stats)
@@ -685,40 +654,70 @@ class _Loader:
                 )
         return MemorySink()
 
+    def _parse_fast(
+        self, parts: list[_Part], indexes: list[int], bar: Any
+    ) -> dict[int, tuple[_PartStats, _Stored]]:
+        """Parse JSON parts with DuckDB (``_load_duckdb``), one after the other without a
+        pause; return the parts read. The others (``PartUnsupported``) need the Python path,
+        which reads them again and gives the exact error or skip."""
+        sinks: dict[int, MemorySink | ParquetSink] = {}
+        stats: dict[int, _PartStats] = {}
+        reported: dict[int, int] = {}  # bytes shown on the progress bar, per part
+        done: dict[int, tuple[_PartStats, _Stored]] = {}
+        groups = [parts[index].files for index in indexes]
+        try:
+            for event in _load_duckdb.iter_parts(groups, batch_sessions=self.batch_sessions):
+                index = indexes[event.group]
+                part = parts[index]
+                if index not in sinks:
+                    logger.info("%s: parsing %d json file(s)", part.job_id, len(part.files))
+                    sinks[index] = self._new_sink(part)
+                    stats[index] = _PartStats()
+                if isinstance(event, _load_duckdb.Batch):
+                    for name, data in event.tables.items():
+                        sinks[index].write(name, data)
+                    stats[index].sessions_read += event.sessions
+                elif isinstance(event, _load_duckdb.FileDone):
+                    if bar is not None:
+                        size = event.path.stat().st_size
+                        bar.update(size)
+                        reported[index] = reported.get(index, 0) + size
+                elif isinstance(event, _load_duckdb.PartUnsupported):
+                    logger.info(
+                        "%s: fast JSON path not used (%s); parsing in Python",
+                        part.job_id,
+                        event.reason,
+                    )
+                    if bar is not None and reported.get(index):
+                        bar.update(-reported.pop(index))
+                    _abort(sinks.pop(index))
+                else:  # PartDone
+                    stored = self._commit(part, sinks.pop(index), stats[index])
+                    done[index] = (stats[index], stored)
+                    self.report.parts_parsed_fast += 1
+        finally:
+            for sink in sinks.values():  # an error, or parts left unfinished
+                _abort(sink)
+        return done
+
     def _parse(self, part: _Part, bar: Any) -> tuple[_PartStats, _Stored]:
+        """Parse one part with the Python parsers (JSON: orjson per line; CSV: pyarrow)."""
         logger.info("%s: parsing %d %s file(s)", part.job_id, len(part.files), part.format)
         sink = self._new_sink(part)
-        stats: _PartStats | None = None
-        if part.format == "json" and self.parser == "auto" and _load_duckdb.available():
-            progress = [0]
-            try:
-                stats = _parse_json_fast(part, sink, self.batch_sessions, bar, progress)
-                self.report.parts_parsed_fast += 1
-            except _load_duckdb.FastPathUnsupported as exc:
-                # The Python path reads the part again and gives the exact error or skip.
-                logger.info("%s: fast JSON path not used (%s); parsing in Python", part.job_id, exc)
-                if bar is not None and progress[0]:
-                    bar.update(-progress[0])
-                if isinstance(sink, ParquetSink):
-                    sink.abort()
-                sink = self._new_sink(part)
-            except BaseException:
-                if isinstance(sink, ParquetSink):
-                    sink.abort()
-                raise
-        if stats is None:
-            try:
-                stats = _parse_part(
-                    part,
-                    sink,
-                    on_bad_line=self.on_bad_line,
-                    batch_sessions=self.batch_sessions,
-                    bar=bar,
-                )
-            except BaseException:
-                if isinstance(sink, ParquetSink):
-                    sink.abort()
-                raise
+        try:
+            stats = _parse_part(
+                part,
+                sink,
+                on_bad_line=self.on_bad_line,
+                batch_sessions=self.batch_sessions,
+                bar=bar,
+            )
+        except BaseException:
+            _abort(sink)
+            raise
+        return stats, self._commit(part, sink, stats)
+
+    def _commit(self, part: _Part, sink: MemorySink | ParquetSink, stats: _PartStats) -> _Stored:
         if isinstance(sink, ParquetSink):
             try:
                 sink.commit(
@@ -732,8 +731,8 @@ class _Loader:
             except BaseException:
                 sink.abort()
                 raise
-            return stats, _Stored(part.cache_dir, None)
-        return stats, _Stored(None, sink.tables())
+            return _Stored(part.cache_dir, None)
+        return _Stored(None, sink.tables())
 
     def _account(self, part: _Part, stats: _PartStats) -> None:
         report = self.report
@@ -791,6 +790,11 @@ class _Loader:
                 frames[name] = to_pandas(name, combined, wanted[name])
                 del combined
         return frames
+
+
+def _abort(sink: MemorySink | ParquetSink) -> None:
+    if isinstance(sink, ParquetSink):
+        sink.abort()
 
 
 @contextlib.contextmanager

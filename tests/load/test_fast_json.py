@@ -227,3 +227,41 @@ def test_generator_export_fast_equals_python(tmp_path: Path, uses_states: bool) 
     assert fast.report.parts_parsed_fast == 1
     assert_same_exactly(fast, slow)
     assert len(fast.sessions) == len(lines)
+
+
+def test_parts_fall_back_one_by_one(tmp_path: Path) -> None:
+    """Several parts in one load: one producer reads them all, part after part. A part
+    the fast path refuses (a float id) or DuckDB cannot read (bad JSON) goes to the Python
+    path alone; the parts before and after it stay fast, and nothing is lost or doubled."""
+    folder = tmp_path / "x"
+    write(folder, session("1"), session("2"), name="export-1-job1-output-0")
+    write(folder, session("3"), name="export-1-job1-output-1")
+    write(folder, session("4"), session(5.5), name="export-1-job2-output-0")  # float id
+    write(folder, session("6"), name="export-1-job3-output-0")
+    write(folder, session("7"), "{not json", name="export-1-job4-output-0")
+    write(folder, session("8"), name="export-1-job4-output-1")
+    write(folder, session("9"), session("10"), name="export-1-job5-output-0")
+    fast, slow = both(folder, on_bad_line="skip")
+    assert fast.report.parts_parsed == 5
+    assert fast.report.parts_parsed_fast == 3  # job1, job3, job5
+    assert fast.report.bad_lines_skipped == slow.report.bad_lines_skipped == 2
+    assert_same_exactly(fast, slow)
+    assert sorted(fast.sessions["sessionId"]) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    with pytest.raises(LoadError, match="job2-output-0.*line 2"):
+        load(folder, progress=False, use_parquet=False)
+
+
+def test_parts_in_the_parquet_cache_after_a_fallback(tmp_path: Path) -> None:
+    """Each part's cache is committed on its own: the fast ones, and the one re-read."""
+    folder = tmp_path / "x"
+    write(folder, session("1"), name="export-1-job1-output-0")
+    write(folder, session("2"), '{"sessionId":"2"}', name="export-1-job2-output-0")  # twice
+    write(folder, session("3"), name="export-1-job3-output-0")
+    first = load(folder, progress=False)
+    assert first.report.parts_parsed_fast == 2 and first.report.parts_parsed == 3
+    assert first.report.duplicates_removed["sessions"] == 1
+    assert len(list(folder.rglob("meta.json"))) == 3
+    again = load(folder, progress=False)
+    assert again.report.parquet_used and again.report.parts_parsed == 0
+    assert again.report.duplicates_removed["sessions"] == 1
+    assert_same_exactly(again, first)
