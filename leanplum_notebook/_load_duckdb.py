@@ -27,6 +27,7 @@ Importing this module does not import duckdb; :func:`available` does, once.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import queue
 import threading
@@ -117,16 +118,18 @@ def _columns_spec() -> dict[str, str]:
     return spec
 
 
-def _sql(path: Path) -> tuple[str, list[Any]]:
+def _sql(paths: Sequence[Path]) -> tuple[str, list[Any]]:
+    """The query reading ``paths`` (all of one compression) in order, with a ``filename``
+    column for the progress."""
     spec = _columns_spec()
     struct = ", ".join(f"'{key}': '{typ}'" for key, typ in spec.items())
-    compression = "gzip" if path.name.endswith(".gz") else "none"
+    compression = "gzip" if paths[0].name.endswith(".gz") else "none"
     query = (
         "SELECT * FROM read_json(?, format='newline_delimited', records=true, "
         f"columns={{{struct}}}, compression='{compression}', "
-        f"maximum_object_size={MAX_LINE_BYTES}, ignore_errors=false)"
+        f"maximum_object_size={MAX_LINE_BYTES}, ignore_errors=false, filename=true)"
     )
-    return query, [str(path)]
+    return query, [[str(path) for path in paths]]
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,11 +379,22 @@ class PartUnsupported:
     reason: str
 
 
-Event = Batch | FileDone | PartDone | PartUnsupported
+@dataclass(frozen=True)
+class PartRestart:
+    """Forget what came for part ``group``: its files are read again from the first."""
+
+    group: int
+
+
+Event = Batch | FileDone | PartDone | PartUnsupported | PartRestart
+
+
+class _Restart:
+    """Producer payload: the part's files will be read again (see :class:`PartRestart`)."""
 
 
 #: What the producer queues: (part, payload), an exception to raise, or None at the end.
-_Item = tuple[int, pa.RecordBatch | Path | str | None] | BaseException | None
+_Item = tuple[int, "pa.RecordBatch | Path | str | _Restart | None"] | BaseException | None
 
 
 def iter_parts(groups: Sequence[Sequence[Path]], *, batch_sessions: int) -> Iterator[Event]:
@@ -430,6 +444,9 @@ def iter_parts(groups: Sequence[Sequence[Path]], *, batch_sessions: int) -> Iter
             elif isinstance(payload, str):
                 given_up.add(group)
                 yield PartUnsupported(group, payload)
+            elif isinstance(payload, _Restart):
+                seen.pop(group, None)
+                yield PartRestart(group)
             else:
                 seen.pop(group, None)
                 yield PartDone(group)
@@ -478,39 +495,57 @@ def _scan(
     """Producer thread: per part, (part, record batch)... and (part, path) after each file,
     then (part, None), or (part, reason) if DuckDB failed; None at the very end.
 
-    One query per file (a query over many files reads ahead across them, but measured no
-    faster here, and a failure could not be put on the right part).
+    Every file in one query first: DuckDB reads ahead across files and parts, and its
+    ~0.25 s start (it parses ~64 MB before the first rows come out) is paid once, not per
+    part (16 files of 4 parts: 1.85 s -> 1.4 s). If that query fails, the part it was in
+    is restarted and the others are read a query per part, so that a failure sends only
+    its own part to the Python path.
     """
+    cursor = _Cursor(groups, out, given_up)
     con = None
     try:
-        for group, paths in enumerate(groups):
+        con = _connect()
+        first = 0
+        if len({path.name.endswith(".gz") for path in cursor.paths}) == 1:
+            try:
+                cursor.read(con, 0, len(cursor.paths), batch_sessions, stop)
+                first = len(groups)
+            except _Stopped:
+                raise
+            except Exception as exc:
+                logger.debug("one query for every file failed (%s); a query per part", exc)
+                first = cursor.restart()
+                out.put((first, _Restart()))
+                with contextlib.suppress(Exception):
+                    con.close()
+                con = None
+        for group in range(first, len(groups)):
+            begin, end = cursor.ranges[group]
             try:
                 if con is None:
                     con = _connect()
-                for path in paths:
+                same = len({path.name.endswith(".gz") for path in groups[group]}) == 1
+                for a, b in [(begin, end)] if same else [(i, i + 1) for i in range(begin, end)]:
                     if group in given_up:
                         break
-                    query, params = _sql(path)
-                    reader = con.sql(query, params=params).to_arrow_reader(batch_sessions)
-                    for batch in reader:
-                        if stop.is_set():
-                            return
-                        if group in given_up:
-                            break
-                        if batch.num_rows:
-                            out.put((group, batch))
-                    out.put((group, path))
+                    cursor.read(con, a, b, batch_sessions, stop)
+            except _Stopped:
+                raise
             except Exception as exc:
                 # DuckDB errors (bad JSON, a value that does not convert, out of memory) may
                 # come through pyarrow's reader as OSError: whatever failed, the Python path
                 # reads this part; a fresh connection reads the next ones.
                 out.put((group, f"duckdb: {exc}"))
+                cursor.skip_to(end, group + 1)
                 if con is not None:
                     with contextlib.suppress(Exception):
                         con.close()
                 con = None
                 continue
-            out.put((group, None))
+            cursor.close_parts_before(group + 1)
+        cursor.close_parts_before(len(groups))
+    except _Stopped:
+        return
     except BaseException as exc:  # KeyboardInterrupt...: handed to the consumer, raised there
         out.put(exc)
         return
@@ -521,11 +556,100 @@ def _scan(
     out.put(None)
 
 
+class _Stopped(Exception):
+    """The consumer stopped reading."""
+
+
+class _Cursor:
+    """Where the producer is among the files of every part; queues what each read gives.
+
+    A query's rows come in file order (``preserve_insertion_order``) with their file name,
+    so a file is finished when a later file's rows arrive (files without a row are passed
+    on the way), and a part when a later part's rows do. ``group`` is the first part not
+    finished: the one a failed query was in.
+    """
+
+    def __init__(
+        self, groups: list[list[Path]], out: queue.Queue[_Item], given_up: set[int]
+    ) -> None:
+        self.out = out
+        self.given_up = given_up
+        self.owners = [group for group, paths in enumerate(groups) for _ in paths]
+        self.paths = [path for paths in groups for path in paths]
+        self.ranges = []
+        start = 0
+        for paths in groups:
+            self.ranges.append((start, start + len(paths)))
+            start += len(paths)
+        self.position = {str(path): index for index, path in enumerate(self.paths)}
+        self.group = 0
+        self.next_file = 0
+
+    def read(
+        self, con: Any, begin: int, end: int, batch_sessions: int, stop: threading.Event
+    ) -> None:
+        """Read files ``begin:end`` in one query; then they (and their parts) are finished."""
+        query, params = _sql(self.paths[begin:end])
+        for batch in con.sql(query, params=params).to_arrow_reader(batch_sessions):
+            if stop.is_set():
+                raise _Stopped
+            if not batch.num_rows:
+                continue
+            names = batch.column(batch.num_columns - 1)
+            data = batch.drop_columns(["filename"])
+            first, last = (self.position[names[i].as_py()] for i in (0, -1))
+            if self.owners[first] == self.owners[last]:
+                self._rows(first, last, data)
+                continue
+            # Rows of several parts: cut at the first row of each later part.
+            owner = np.array([self.owners[self.position[n]] for n in names.to_pylist()])
+            cuts = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(owner)]
+            for a, b in itertools.pairwise(cuts):
+                start, stop_ = (self.position[names[i].as_py()] for i in (a, b - 1))
+                self._rows(start, stop_, data.slice(a, b - a))
+        self._finish_before(end)
+
+    def restart(self) -> int:
+        """The part being read will be read again from its first file: return it."""
+        self.next_file = self.ranges[self.group][0]
+        return self.group
+
+    def skip_to(self, file: int, group: int) -> None:
+        """Files before ``file`` and parts before ``group`` are dealt with (no message)."""
+        self.next_file = max(self.next_file, file)
+        self.group = max(self.group, group)
+
+    def close_parts_before(self, group: int) -> None:
+        """Parts before ``group`` are finished."""
+        while self.group < group:
+            self.out.put((self.group, None))
+            self.group += 1
+
+    def _rows(self, first: int, last: int, data: pa.RecordBatch) -> None:
+        """Queue rows of files ``first`` to ``last`` (one part)."""
+        self._finish_before(first)
+        group = self.owners[first]
+        if group not in self.given_up:
+            self.out.put((group, data))
+        self._finish_before(last)
+
+    def _finish_before(self, file: int) -> None:
+        """Files before ``file`` are finished, and so are the parts before its part."""
+        while self.next_file < file:
+            group = self.owners[self.next_file]
+            self.close_parts_before(group)
+            self.out.put((group, self.paths[self.next_file]))
+            self.next_file += 1
+        if file < len(self.paths):
+            self.close_parts_before(self.owners[file])
+
+
 __all__ = [
     "Batch",
     "FastPathUnsupported",
     "FileDone",
     "PartDone",
+    "PartRestart",
     "PartUnsupported",
     "available",
     "batch_tables",

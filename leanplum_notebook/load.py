@@ -682,6 +682,11 @@ class _Loader:
                         size = event.path.stat().st_size
                         bar.update(size)
                         reported[index] = reported.get(index, 0) + size
+                elif isinstance(event, _load_duckdb.PartRestart):
+                    if bar is not None and reported.get(index):
+                        bar.update(-reported.pop(index))
+                    _abort(sinks.pop(index))
+                    del stats[index]
                 elif isinstance(event, _load_duckdb.PartUnsupported):
                     logger.info(
                         "%s: fast JSON path not used (%s); parsing in Python",

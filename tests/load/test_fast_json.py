@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -229,10 +230,15 @@ def test_generator_export_fast_equals_python(tmp_path: Path, uses_states: bool) 
     assert len(fast.sessions) == len(lines)
 
 
-def test_parts_fall_back_one_by_one(tmp_path: Path) -> None:
-    """Several parts in one load: one producer reads them all, part after part. A part
-    the fast path refuses (a float id) or DuckDB cannot read (bad JSON) goes to the Python
-    path alone; the parts before and after it stay fast, and nothing is lost or doubled."""
+@pytest.mark.parametrize("batch_sessions", [1, 2, 10_000])
+def test_parts_fall_back_one_by_one(
+    tmp_path: Path, batch_sessions: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Several parts in one load: one DuckDB query reads them all. A part the fast path
+    refuses (a float id) or DuckDB cannot read (bad JSON: the query fails, the part it was
+    in restarts, and the rest are read a query per part) goes to the Python path alone; the
+    parts before and after it stay fast, and nothing is lost or doubled. Small batches make
+    the failure come in the middle of the parts."""
     folder = tmp_path / "x"
     write(folder, session("1"), session("2"), name="export-1-job1-output-0")
     write(folder, session("3"), name="export-1-job1-output-1")
@@ -241,7 +247,9 @@ def test_parts_fall_back_one_by_one(tmp_path: Path) -> None:
     write(folder, session("7"), "{not json", name="export-1-job4-output-0")
     write(folder, session("8"), name="export-1-job4-output-1")
     write(folder, session("9"), session("10"), name="export-1-job5-output-0")
-    fast, slow = both(folder, on_bad_line="skip")
+    caplog.set_level(logging.DEBUG, logger="leanplum_notebook._load_duckdb")
+    fast, slow = both(folder, on_bad_line="skip", batch_sessions=batch_sessions)
+    assert "one query for every file failed" in caplog.text  # the restart was exercised
     assert fast.report.parts_parsed == 5
     assert fast.report.parts_parsed_fast == 3  # job1, job3, job5
     assert fast.report.bad_lines_skipped == slow.report.bad_lines_skipped == 2
