@@ -1,8 +1,9 @@
 """Fast path for JSON-lines export files: DuckDB parses, Arrow flattens, same stored tables.
 
 DuckDB's ``read_json`` with an explicit column spec (never its type detection, which reads
-mixed-sign 64-bit ids as HUGEINT and later float) parses a file on two threads and streams
-nested Arrow record batches of sessions; Arrow then flattens the ``states``/``events``/
+mixed-sign 64-bit ids as HUGEINT and later float) parses the files of every part to read in
+one query on two threads and streams nested Arrow record batches of sessions, in file order
+and routed to their part by file name; Arrow then flattens the ``states``/``events``/
 ``parameters``/``userAttributes``/``experiments`` lists into the six stored tables, whose
 columns go through the same ``_load_common`` rules as the Python path.
 
