@@ -24,7 +24,8 @@ The contenders:
   ``states``/``events``, ``pandas.json_normalize`` for events, a DataFrame for sessions;
 - ``first``: this loader, first load (parse, Parquet cache written, six pandas tables);
 - ``reload``: this loader again on the same files (reads the Parquet cache only);
-- ``split``: this loader, first load of the same sessions in 16 files of 4 export jobs;
+- ``split``: this loader, first load of the same sessions in files of 16 MB from 4 export
+  jobs (parts);
 - ``csv``: this loader, first load of the CSV export of the same sessions;
 - ``parser=python``: this loader's first load with its pure-Python JSON parser (the fallback
   of the default DuckDB parser), for comparison.
@@ -76,7 +77,8 @@ def _lines(target_bytes: int) -> Iterator[dict[str, Any]]:
             yield record.line
 
 
-#: The same sessions as the one-file JSON export, in this many files of several parts.
+#: The same sessions as the one-file JSON export, in files of 1/SPLIT_FILES of its size,
+#: from SPLIT_PARTS export jobs.
 SPLIT_FILES = 16
 SPLIT_PARTS = 4
 
@@ -84,8 +86,8 @@ SPLIT_PARTS = 4
 def make_data(mb: int) -> tuple[Path, Path, Path]:
     """Return (json folder, csv folder, split json folder), generating them when missing.
 
-    The split folder holds the same sessions in ``SPLIT_FILES`` files of ``SPLIT_PARTS``
-    export jobs (parts), for the peak memory "whatever the number of files".
+    The split folder holds the same sessions in files of ``mb / SPLIT_FILES`` MB from
+    ``SPLIT_PARTS`` export jobs (parts), for the peak memory "whatever the number of files".
     """
     from leanplum_notebook.simulator.writers import write_csv, write_json
 

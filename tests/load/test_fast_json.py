@@ -255,7 +255,7 @@ def test_parts_fall_back_one_by_one(
     assert fast.report.bad_lines_skipped == slow.report.bad_lines_skipped == 2
     assert_same_exactly(fast, slow)
     assert sorted(fast.sessions["sessionId"]) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
-    with pytest.raises(LoadError, match="job2-output-0.*line 2"):
+    with pytest.raises(LoadError, match=r"job2-output-0.*line 2"):
         load(folder, progress=False, use_parquet=False)
 
 
