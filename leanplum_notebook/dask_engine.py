@@ -34,7 +34,7 @@ while reducing; the intermediate holds wall-clock times marked as UTC and is pas
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -45,7 +45,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from . import metrics, schema
+from . import metrics
 from ._dask_check import is_dask
 from ._dask_load import (
     Options,
@@ -61,6 +61,7 @@ from ._dask_load import (
     sort_categories,
     unit_session_ids,
 )
+from ._tables import TableSet
 
 __all__ = [
     "DaskTables",
@@ -98,7 +99,7 @@ _ALIGNED: dict[str, str] = {}
 # Tables
 
 
-class DaskTables:
+class DaskTables(TableSet[dd.DataFrame]):
     """The six tables of :func:`load_dask` as Dask DataFrames.
 
     Attributes
@@ -111,69 +112,16 @@ class DaskTables:
         What each partition is read from (for inspection).
     """
 
+    _loader = "load_dask()"
+
     def __init__(self, frames: Mapping[str, dd.DataFrame], units: Sequence[Unit]) -> None:
-        self._frames = dict(frames)
+        super().__init__(dict(frames))
         self.units = list(units)
-
-    def _get(self, name: str) -> dd.DataFrame:
-        try:
-            return self._frames[name]
-        except KeyError:
-            if name in schema.TABLES:
-                raise LookupError(
-                    f"table {name!r} was not loaded; pass tables=[..., {name!r}] to load_dask()"
-                ) from None
-            raise KeyError(
-                f"unknown table {name!r}; expected one of {list(schema.TABLES)}"
-            ) from None
-
-    def __getitem__(self, name: str) -> dd.DataFrame:
-        return self._get(name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._frames
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._frames)
-
-    def keys(self) -> list[str]:
-        """Names of the loaded tables."""
-        return list(self._frames)
 
     @property
     def npartitions(self) -> int:
         """Partitions of each table (the same for all)."""
         return len(self.units)
-
-    @property
-    def sessions(self) -> dd.DataFrame:
-        """One row per session (key ``sessionId``)."""
-        return self._get("sessions")
-
-    @property
-    def states(self) -> dd.DataFrame:
-        """One row per named state (key ``sessionId, stateId``)."""
-        return self._get("states")
-
-    @property
-    def events(self) -> dd.DataFrame:
-        """One row per event (key ``sessionId, stateId, eventId``)."""
-        return self._get("events")
-
-    @property
-    def event_parameters(self) -> dd.DataFrame:
-        """One row per event parameter: ``eventId, name, value``."""
-        return self._get("event_parameters")
-
-    @property
-    def user_attributes(self) -> dd.DataFrame:
-        """One row per session and user attribute: ``sessionId, name, value``."""
-        return self._get("user_attributes")
-
-    @property
-    def experiments(self) -> dd.DataFrame:
-        """One row per session and experiment: ``experimentId, sessionId, variantId``."""
-        return self._get("experiments")
 
     def joined(self, **kwargs: Any) -> dd.DataFrame:
         """Events with their session's columns: :func:`events_with_sessions`."""

@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._tables import TableAttributes
 from .cache import CacheEntry, DayPlan, Plan, WindowCache, plan_days, window_name
 from .dates import (
     WINDOW_DAYS,
@@ -76,7 +77,7 @@ class ProgressEvent:
     total: int | None = None
 
 
-class Export:
+class Export(TableAttributes[Any]):
     """The days a :func:`fetch` covers, their files, and the way to load them.
 
     Attributes
@@ -148,35 +149,8 @@ class Export:
             self._tables = self.load()
         return self._tables
 
-    @property
-    def sessions(self) -> Any:
-        """The ``sessions`` table (DataFrame; columns in ``schema.TABLES["sessions"]``)."""
-        return self.tables.sessions
-
-    @property
-    def states(self) -> Any:
-        """The ``states`` table."""
-        return self.tables.states
-
-    @property
-    def events(self) -> Any:
-        """The ``events`` table."""
-        return self.tables.events
-
-    @property
-    def event_parameters(self) -> Any:
-        """The ``event_parameters`` table."""
-        return self.tables.event_parameters
-
-    @property
-    def user_attributes(self) -> Any:
-        """The ``user_attributes`` table."""
-        return self.tables.user_attributes
-
-    @property
-    def experiments(self) -> Any:
-        """The ``experiments`` table."""
-        return self.tables.experiments
+    def _get(self, name: str) -> Any:
+        return self.tables[name]
 
     def joined(self, **kw: Any) -> Any:
         """Events joined with their sessions (see ``Tables.joined``)."""

@@ -52,6 +52,7 @@ from ._load_common import PARAM_SESSION, STORED_KINDS, LoadError
 from ._load_csv import csv_kind, iter_csv_part
 from ._load_json import FileStats, iter_json_batches
 from ._parquet import MemorySink, ParquetSink, read_meta, read_table, source_signature
+from ._tables import TableSet
 from .errors import ValidationError
 from .models import ExportPart
 
@@ -128,7 +129,7 @@ class LoadReport:
     parts_parsed_fast: int = 0
 
 
-class Tables:
+class Tables(TableSet[pd.DataFrame]):
     """The six tables of a load, plus its :class:`LoadReport`.
 
     Attributes
@@ -141,63 +142,8 @@ class Tables:
     """
 
     def __init__(self, frames: Mapping[str, pd.DataFrame], report: LoadReport) -> None:
-        self._frames = dict(frames)
+        super().__init__(dict(frames))
         self.report = report
-
-    def _get(self, name: str) -> pd.DataFrame:
-        try:
-            return self._frames[name]
-        except KeyError:
-            if name in schema.TABLES:
-                raise LookupError(
-                    f"table {name!r} was not loaded; pass tables=[..., {name!r}] to load()"
-                ) from None
-            raise KeyError(
-                f"unknown table {name!r}; expected one of {list(schema.TABLES)}"
-            ) from None
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        return self._get(name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._frames
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._frames)
-
-    def keys(self) -> list[str]:
-        """Names of the loaded tables."""
-        return list(self._frames)
-
-    @property
-    def sessions(self) -> pd.DataFrame:
-        """One row per session (key ``sessionId``)."""
-        return self._get("sessions")
-
-    @property
-    def states(self) -> pd.DataFrame:
-        """One row per named state (key ``sessionId, stateId``)."""
-        return self._get("states")
-
-    @property
-    def events(self) -> pd.DataFrame:
-        """One row per event (key ``sessionId, stateId, eventId``)."""
-        return self._get("events")
-
-    @property
-    def event_parameters(self) -> pd.DataFrame:
-        """One row per event parameter: ``eventId, name, value`` (value as text)."""
-        return self._get("event_parameters")
-
-    @property
-    def user_attributes(self) -> pd.DataFrame:
-        """One row per session and user attribute: ``sessionId, name, value`` (text)."""
-        return self._get("user_attributes")
-
-    @property
-    def experiments(self) -> pd.DataFrame:
-        """One row per session and experiment: ``experimentId, sessionId, variantId``."""
-        return self._get("experiments")
 
     def joined(
         self, what: Literal["events", "sessions", "parameters"] = "events", **kwargs: Any
