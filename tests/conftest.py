@@ -8,11 +8,19 @@ daylight time). ``moto_s3``: the endpoint URL of a session-scoped ``ThreadedMoto
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (CI stays reproducible);
+# HYPOTHESIS_PROFILE=explore draws new ones each run, to look for more.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: the simulator fixture's frozen "now"
 SIM_NOW = datetime(2026, 6, 15, 20, 0, tzinfo=timezone.utc)

@@ -204,7 +204,10 @@ def csv_sessions(draw: Any) -> tuple[bytes, int]:
     for _ in range(draw(st.integers(1, min(3, len(body))))):
         i = draw(st.integers(0, len(body) - 1))
         kind = draw(st.sampled_from(["wrong_type", "extra", "missing", "huge", "quote", "text"]))
-        col = draw(st.integers(0, len(header) - 1))
+        if not body[i] and kind != "quote":
+            kind = "extra"  # every field of this row was deleted by earlier edits
+        # within the row as earlier edits left it (a field may be gone already)
+        col = draw(st.integers(0, max(0, len(body[i]) - 1)))
         if kind == "wrong_type":
             choices = ["abc", "1e400", "-", "true", "nan", "0x1F", "9" * 30, "-" + "9" * 30]
             body[i][col] = draw(st.sampled_from(choices))
@@ -213,7 +216,7 @@ def csv_sessions(draw: Any) -> tuple[bytes, int]:
         elif kind == "missing":
             del body[i][col]
         elif kind == "huge":
-            body[i][1] = "u" * HUGE
+            body[i][min(1, len(body[i]) - 1)] = "u" * HUGE
         elif kind == "text":
             body[i][col] = draw(st.text(max_size=12))
         else:
