@@ -407,7 +407,7 @@ def iter_parts(groups: Sequence[Sequence[Path]], *, batch_sessions: int) -> Iter
     :class:`FileDone` after each file, and per part either :class:`PartDone` or, as soon as
     something cannot be read exactly as the Python path would (see the module docstring),
     :class:`PartUnsupported`, after which nothing more comes for that part and the other
-    parts go on.
+    parts go on. :class:`PartRestart` means: drop what came for that part, it is read again.
     """
     items: queue.Queue[_Item] = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -498,7 +498,7 @@ def _scan(
 
     Every file in one query first: DuckDB reads ahead across files and parts, and its
     ~0.25 s start (it parses ~64 MB before the first rows come out) is paid once, not per
-    part (16 files of 4 parts: 1.85 s -> 1.4 s). If that query fails, the part it was in
+    part (18 files of 4 parts: 1.8-2.0 s -> 1.55-1.75 s). If that query fails, the part it was in
     is restarted and the others are read a query per part, so that a failure sends only
     its own part to the Python path.
     """
