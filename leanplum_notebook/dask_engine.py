@@ -704,10 +704,23 @@ def retention(
     DataFrame
         Index ``cohort``; columns ``cohort_size`` then ``0 .. max_periods``.
     """
-    syn = _session_reduction(sessions, tz, first_run=cohort_by == "first_run")
-    return metrics.retention(
-        syn, period=period, kind=kind, max_periods=max_periods, tz="utc", cohort_by=cohort_by
-    )
+    metrics._check_retention(period, kind, max_periods, tz, cohort_by)
+    # The whole days of the data on ``tz`` come from the real instants and offsets: the
+    # user-day reduction below keeps only the days.
+    lazy: list[Any] = [_user_days(sessions, tz), sessions["start"].min(), sessions["start"].max()]
+    if tz == "local":
+        offsets = sessions["timezoneOffset"].astype("float64").fillna(0.0)
+        lazy += [offsets.min(), offsets.max()]
+    if cohort_by == "first_run":
+        lazy.append(_first_runs(sessions, tz))
+    computed = dask.compute(*lazy)
+    days_pd, first, last = computed[:3]
+    offset_range = (float(computed[3]), float(computed[4])) if tz == "local" else None
+    syn = _synthetic_sessions(days_pd, computed[-1] if cohort_by == "first_run" else None, tz)
+    days = None
+    if not (pd.isna(first) or pd.isna(last)):
+        days = metrics._whole_days(first, last, tz, offset_range)
+    return metrics._retention(syn, period, kind, max_periods, "utc", cohort_by, days)
 
 
 def _named_events(events: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

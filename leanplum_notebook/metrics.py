@@ -509,12 +509,12 @@ def retention(
     a user active. Rolling retention near the end of the data is low by construction (later
     returns are not in the data yet).
 
-    The first and last calendar days with sessions count as complete days. That holds for
-    ``tz="pacific"`` on an export, which selects whole Pacific days. With ``tz="utc"`` or
-    ``"local"`` the two edge days are only partly inside a Pacific-day export (a UTC day
-    starts 7-8 hours before the Pacific one), so the first and last cohorts and the cells on
-    those days undercount: drop them, or export one extra Pacific day on each side.
-    :func:`retention_curve` then leaves out periods that rest on too few cohorts.
+    The data is taken to cover whole Pacific days, from the first session's to the last
+    session's, as an export does. On ``tz="utc"`` or ``"local"`` only the days wholly inside
+    that span count (a UTC day starts 7-8 hours before the Pacific one; a local day is
+    whole only if it is for every ``timezoneOffset`` in the data), so the first and last
+    cohorts are not undercounted. :func:`retention_curve` then leaves out periods that rest
+    on too few cohorts.
 
     Parameters
     ----------
@@ -537,7 +537,21 @@ def retention(
         Index ``cohort`` (datetime64, naive: first day of the cohort period); columns
         ``cohort_size`` (int64) then ``0 .. max_periods`` (int labels, float64 fractions).
     """
-    code = _check_freq(period)
+    _check_retention(period, kind, max_periods, tz, cohort_by)
+    _require(sessions, ("userId", "start"), "sessions")
+    offsets = None
+    if tz == "local":
+        _require(sessions, ("timezoneOffset",), "sessions")
+        offsets = _offset_range(sessions["timezoneOffset"])
+    starts = pd.to_datetime(sessions["start"], utc=True).dropna()
+    days = _whole_days(starts.min(), starts.max(), tz, offsets) if len(starts) else None
+    return _retention(sessions, period, kind, max_periods, tz, cohort_by, days)
+
+
+def _check_retention(
+    period: str, kind: str, max_periods: int, tz: TimeZone, cohort_by: str
+) -> None:
+    _check_freq(period)
     _check_tz(tz)
     if kind not in ("classic", "rolling"):
         raise ValueError(f"kind must be 'classic' or 'rolling', not {kind!r}")
@@ -545,6 +559,69 @@ def retention(
         raise ValueError(f"cohort_by must be 'first_run' or 'first_session', not {cohort_by!r}")
     if max_periods < 0:
         raise ValueError(f"max_periods must be >= 0, not {max_periods!r}")
+
+
+def _offset_range(offsets: pd.Series) -> tuple[float, float]:
+    """Smallest and largest ``timezoneOffset`` in seconds (missing counts as 0)."""
+    seconds = pd.to_numeric(offsets, errors="coerce").astype("float64").fillna(0.0)
+    if not len(seconds):
+        return 0.0, 0.0
+    return float(seconds.min()), float(seconds.max())
+
+
+def _whole_days(
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    tz: TimeZone,
+    offsets: tuple[float, float] | None = None,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last calendar days on ``tz`` wholly inside the Pacific days of the data.
+
+    Parameters
+    ----------
+    first, last : Timestamp
+        Earliest and latest session start (tz-aware); the data covers their Pacific days
+        and the days between, from midnight to midnight Pacific time.
+    tz : {"pacific", "utc", "local"}
+        Calendar of the days returned.
+    offsets : tuple of float, optional
+        For ``"local"``: smallest and largest ``timezoneOffset`` (seconds east of UTC). A
+        local day counts only if it is whole for every offset.
+
+    Returns
+    -------
+    tuple of Timestamp
+        Naive midnights of the first and last whole day; the first is after the last when
+        no day is whole.
+    """
+    one_day = pd.Timedelta(days=1)
+    first_pacific = pd.Timestamp(first).tz_convert(PACIFIC).tz_localize(None).floor("D")
+    last_pacific = pd.Timestamp(last).tz_convert(PACIFIC).tz_localize(None).floor("D")
+    if tz == "pacific":
+        return first_pacific, last_pacific
+    # The span as UTC wall-clock times (Pacific midnights: 7 or 8 hours after UTC's).
+    begin = first_pacific.tz_localize(PACIFIC).tz_convert("UTC").tz_localize(None)
+    end = (last_pacific + one_day).tz_localize(PACIFIC).tz_convert("UTC").tz_localize(None)
+    if tz == "local":
+        low, high = offsets if offsets is not None else (0.0, 0.0)
+        # local = UTC + offset: the latest-starting and earliest-ending local days bound it
+        begin += pd.Timedelta(seconds=high)
+        end += pd.Timedelta(seconds=low)
+    return begin.ceil("D"), end.floor("D") - one_day
+
+
+def _retention(
+    sessions: pd.DataFrame,
+    period: str,
+    kind: str,
+    max_periods: int,
+    tz: TimeZone,
+    cohort_by: str,
+    days: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> pd.DataFrame:
+    """:func:`retention` once the whole days of the data on ``tz`` are known (``days``);
+    the arguments are checked (:func:`_check_retention`)."""
+    code = _check_freq(period)
     columns = list(range(max_periods + 1))
     _require(sessions, ("userId", "start"), "sessions")
     real = _real_sessions(sessions)
@@ -552,7 +629,9 @@ def retention(
     if up.empty:
         return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
     up["p"] = _period_ordinal(up["period"], code)
-    first_p, last_p = _complete_periods(real, tz, code)
+    if days is None:
+        return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
+    first_p, last_p = _complete_periods(*days, code)
     if first_p > last_p:
         return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
     if cohort_by == "first_run":
@@ -593,14 +672,14 @@ def retention(
     return _retention_frame(pd.DatetimeIndex(sizes.index), size_arr, fractions)
 
 
-def _complete_periods(real: pd.DataFrame, tz: TimeZone, code: str) -> tuple[int, int]:
-    """Ordinals of the first and last periods the data covers from their first to last day.
+def _complete_periods(
+    first_day: pd.Timestamp, last_day: pd.Timestamp, code: str
+) -> tuple[int, int]:
+    """Ordinals of the first and last periods made only of the whole days given.
 
     A week or month cut by the start or end of the data would show too few active users
     (the missing days), so retention only uses periods the data covers completely.
     """
-    days = _period_start(_session_times(real, tz), "D").dropna()
-    first_day, last_day = days.min(), days.max()
     one_day = pd.Timedelta(days=1)
     edges = pd.Series([first_day, last_day + one_day])
     starts = _period_start(edges, code)

@@ -383,6 +383,55 @@ def test_retention_pacific_versus_utc(build: Any) -> None:
     np.testing.assert_array_equal(utc, [1.0, np.nan])
 
 
+def test_retention_on_utc_and_local_days_uses_whole_days_only(build: Any) -> None:
+    """The data covers Pacific days Jan 5-8 (08:00 UTC Jan 5 to 08:00 UTC Jan 9). The UTC
+    day Jan 5 and a Tokyo-time day Jan 5 are only partly inside: no cohort starts there
+    (it would be undercounted), and the last whole day ends the table."""
+    rows = [
+        sess(1, "a", at(0), userStart=at(0)),  # 18:00 UTC Jan 5: a partial UTC day
+        sess(2, "a", at(1), userStart=at(0)),
+        sess(3, "b", at(1), userStart=at(1)),  # 18:00 UTC Jan 6
+        sess(4, "b", at(2), userStart=at(1)),
+        sess(5, "c", at(3, 5), userStart=at(3, 5)),  # 23:00 UTC Jan 8 (15:00 Pacific)
+    ]
+    s = build("sessions", rows)
+    pacific = metrics.retention(s, max_periods=3)
+    assert list(pacific.index) == [day(0), day(1), day(3)]
+    utc = metrics.retention(s, max_periods=3, tz="utc")
+    assert list(utc.index) == [day(1), day(3)]  # Jan 5 (UTC) is cut by the data's start
+    np.testing.assert_array_equal(utc.loc[day(1)].to_numpy(float)[1:], [1, 1, 0, np.nan])
+    # local days: +9 h (Tokyo) and -5 h (New York); only Jan 6-8 are whole for both
+    tokyo = build("sessions", [{**row, "timezoneOffset": 9 * 3600} for row in rows[:4]])
+    both = pd.concat(
+        [tokyo, build("sessions", [{**rows[4], "timezoneOffset": -5 * 3600}])],
+        ignore_index=True,
+    )
+    local = metrics.retention(both, max_periods=3, tz="local")
+    # a: Jan 6 03:00 Tokyo (joins on Jan 6, which is whole); b: Jan 7; c: Jan 8 18:00 NY
+    assert list(local.index) == [day(1), day(2), day(3)]
+
+
+@pytest.mark.parametrize(
+    ("tz", "offsets", "first", "last"),
+    [
+        ("pacific", None, "2026-03-07", "2026-03-09"),
+        # Pacific midnights: 08:00 UTC Mar 7 (PST) to 07:00 UTC Mar 10 (PDT, after the change)
+        ("utc", None, "2026-03-08", "2026-03-09"),
+        ("local", (0.0, 0.0), "2026-03-08", "2026-03-09"),
+        ("local", (-8 * 3600.0, -8 * 3600.0), "2026-03-07", "2026-03-08"),
+        ("local", (-12 * 3600.0, 14 * 3600.0), "2026-03-08", "2026-03-08"),
+    ],
+)
+def test_whole_days_across_a_dst_change(tz: Any, offsets: Any, first: str, last: str) -> None:
+    days = metrics._whole_days(
+        pd.Timestamp("2026-03-07T09:00:00Z"),  # 01:00 PST Mar 7
+        pd.Timestamp("2026-03-10T06:00:00Z"),  # 23:00 PDT Mar 9
+        tz,
+        offsets,
+    )
+    assert days == (pd.Timestamp(first), pd.Timestamp(last))
+
+
 # ---------------------------------------------------------------- events
 
 
