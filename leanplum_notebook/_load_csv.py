@@ -57,7 +57,9 @@ _CSV_TYPES: dict[str, pa.DataType] = {
 }
 _TRUE = ["true", "True", "TRUE", "1"]
 _FALSE = ["false", "False", "FALSE", "0"]
-_BLOCK_SIZE = 16 << 20
+#: Bytes of CSV per Arrow batch (rows longer than this are still read whole). 8 MB measured
+#: ~7 % faster than 16 MB on a 208 MB export, with ~10 MB less peak; 32 MB was slower.
+_BLOCK_SIZE = 8 << 20
 _SLOW_BATCH_ROWS = 50_000
 #: Largest float seconds whose milliseconds fit int64.
 _MAX_SECONDS = INT64_MAX / 1000.0
