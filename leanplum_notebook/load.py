@@ -615,6 +615,20 @@ class _Loader:
             for event in _load_duckdb.iter_parts(groups, batch_sessions=self.batch_sessions):
                 index = indexes[event.group]
                 part = parts[index]
+                if isinstance(event, (_load_duckdb.PartRestart, _load_duckdb.PartUnsupported)):
+                    if isinstance(event, _load_duckdb.PartUnsupported):
+                        logger.info(
+                            "%s: fast JSON path not used (%s); parsing in Python",
+                            part.job_id,
+                            event.reason,
+                        )
+                    # What came for the part is dropped: read again, here or in Python.
+                    if bar is not None and reported.get(index):
+                        bar.update(-reported.pop(index))
+                    stats.pop(index, None)
+                    if index in sinks:
+                        _abort(sinks.pop(index))
+                    continue
                 if index not in sinks:
                     logger.info("%s: parsing %d json file(s)", part.job_id, len(part.files))
                     sinks[index] = self._new_sink(part)
@@ -628,20 +642,6 @@ class _Loader:
                         size = event.path.stat().st_size
                         bar.update(size)
                         reported[index] = reported.get(index, 0) + size
-                elif isinstance(event, _load_duckdb.PartRestart):
-                    if bar is not None and reported.get(index):
-                        bar.update(-reported.pop(index))
-                    _abort(sinks.pop(index))
-                    del stats[index]
-                elif isinstance(event, _load_duckdb.PartUnsupported):
-                    logger.info(
-                        "%s: fast JSON path not used (%s); parsing in Python",
-                        part.job_id,
-                        event.reason,
-                    )
-                    if bar is not None and reported.get(index):
-                        bar.update(-reported.pop(index))
-                    _abort(sinks.pop(index))
                 else:  # PartDone
                     stored = self._commit(part, sinks.pop(index), stats[index])
                     done[index] = (stats[index], stored)

@@ -623,7 +623,6 @@ def _retention(
     the arguments are checked (:func:`_check_retention`)."""
     code = _check_freq(period)
     columns = list(range(max_periods + 1))
-    _require(sessions, ("userId", "start"), "sessions")
     real = _real_sessions(sessions)
     up = _user_periods(real, tz, code)
     if up.empty:
