@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from leanplum_notebook.download import download_files
+from leanplum_notebook.api.download import download_files
 from leanplum_notebook.export import fetch
 from leanplum_notebook.simulator import DataConfig, FaultConfig, SimClock, Simulator
 

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from .errors import ValidationError
+from leanplum_notebook.errors import ValidationError
 
 __all__ = [
     "PACIFIC",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import ValidationError
+from leanplum_notebook.errors import ValidationError
 
 ExportFormat = Literal["json", "csv"]
 JobState = Literal["PENDING", "RUNNING", "FINISHED", "FAILED"]

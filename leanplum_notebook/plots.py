@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from . import metrics
+from leanplum_notebook.analysis import metrics
 
 logger = logging.getLogger(__name__)
 

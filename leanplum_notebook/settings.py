@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from leanplum_notebook.errors import ConfigError
 
 __all__ = ["DEFAULT_API_URL", "Settings", "default_cache_dir", "read_dotenv"]
 

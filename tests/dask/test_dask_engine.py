@@ -23,7 +23,8 @@ import pytest
 
 from leanplum_notebook import dask_engine as lde
 from leanplum_notebook import metrics, schema
-from leanplum_notebook._dask_load import sort_categories
+from leanplum_notebook.dask import engine as impl
+from leanplum_notebook.dask.read import sort_categories
 from leanplum_notebook.errors import ValidationError
 from leanplum_notebook.load import load
 
@@ -97,10 +98,10 @@ def _graph_names(frame: Any) -> set[str]:
 
 def test_aligned_tables_join_without_a_shuffle(dask_tables: lde.DaskTables) -> None:
     events, sessions = dask_tables.events, dask_tables.sessions
-    aligned = lde._purchases(events, sessions, "Purchase", "utc")
+    aligned = impl._purchases(events, sessions, "Purchase", "utc")
     assert not any("shuffle" in name for name in _graph_names(aligned))
     # after a filter the engine cannot know the partitions still line up: it shuffles
-    filtered = lde._purchases(events, sessions[sessions["userBucket"] < 500], "Purchase", "utc")
+    filtered = impl._purchases(events, sessions[sessions["userBucket"] < 500], "Purchase", "utc")
     assert any("shuffle" in name for name in _graph_names(filtered))
 
 
@@ -218,7 +219,7 @@ def test_metrics_on_frames_that_lost_alignment(
     ds = dask_tables.sessions
     p_sub = ps[ps["userBucket"] < 600].reset_index(drop=True)
     d_sub = ds[ds["userBucket"] < 600]
-    assert not lde._aligned(d_sub, dask_tables.events)
+    assert not impl._aligned(d_sub, dask_tables.events)
     pe, de = pandas_tables.events, dask_tables.events
     pd.testing.assert_frame_equal(lde.revenue(de, d_sub), metrics.revenue(pe, p_sub))
     pd.testing.assert_frame_equal(lde.funnel(de, d_sub, FUNNEL), metrics.funnel(pe, p_sub, FUNNEL))
@@ -388,7 +389,7 @@ def test_the_pandas_path_does_not_import_dask() -> None:
     code = (
         "import sys\n"
         "import leanplum_notebook, leanplum_notebook.load, leanplum_notebook.metrics\n"
-        "import leanplum_notebook.export, leanplum_notebook._dask_check\n"
+        "import leanplum_notebook.export, leanplum_notebook.engines\n"
         "bad = sorted(m for m in sys.modules\n"
         "             if m == 'dask' or m.startswith(('dask.', 'distributed')))\n"
         "print(bad)\n"

@@ -247,7 +247,7 @@ def test_parts_fall_back_one_by_one(
     write(folder, session("7"), "{not json", name="export-1-job4-output-0")
     write(folder, session("8"), name="export-1-job4-output-1")
     write(folder, session("9"), session("10"), name="export-1-job5-output-0")
-    caplog.set_level(logging.DEBUG, logger="leanplum_notebook._load_duckdb")
+    caplog.set_level(logging.DEBUG, logger="leanplum_notebook.load.json_fast")
     fast, slow = both(folder, on_bad_line="skip", batch_sessions=batch_sessions)
     assert "one query for every file failed" in caplog.text  # the restart was exercised
     assert fast.report.parts_parsed == 5

@@ -59,7 +59,7 @@ def test_notebooks_committed_clean_and_generated() -> None:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path.name
     # The template the installed package uses is the same notebook as notebooks/report.ipynb.
-    from leanplum_notebook.report import template_path
+    from leanplum_notebook.ui.report import template_path
 
     assert template_path().read_bytes() == (NOTEBOOKS / "report.ipynb").read_bytes()
     report = nbformat.read(NOTEBOOKS / "report.ipynb", as_version=4)

@@ -12,7 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from leanplum_notebook.connect import Connection
 from leanplum_notebook.errors import ValidationError
-from leanplum_notebook.report import ReportError, find_secrets, render_report
+from leanplum_notebook.ui.report import ReportError, find_secrets, render_report
 from leanplum_notebook.settings import Settings
 
 pytestmark = pytest.mark.notebooks

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from leanplum_notebook import cli
-from leanplum_notebook.cache import clear_cache, list_cache
 from leanplum_notebook.export import fetch
 from leanplum_notebook.simulator import SimClock
+from leanplum_notebook.store.cache import clear_cache, list_cache
 
 
 def test_cache_list_and_clear(harness: Any) -> None:

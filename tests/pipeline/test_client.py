@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from leanplum_notebook import errors
-from leanplum_notebook.client import Client, RetryPolicy
+from leanplum_notebook.api.client import Client, RetryPolicy
 from leanplum_notebook.models import ExportRequest
 from leanplum_notebook.settings import Settings
 from leanplum_notebook.simulator import FaultConfig

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from leanplum_notebook import errors
-from leanplum_notebook.download import download_files, file_names
+from leanplum_notebook.api.download import download_files, file_names
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_size_check_retries_each_file_on_its_own(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """One faulty answer while checking sizes is retried for that file alone."""
-    from leanplum_notebook import download as dl
+    from leanplum_notebook.api import download as dl
 
     answers: list[object] = [dl._Broken("HTTP 500 while checking f"), True]
 

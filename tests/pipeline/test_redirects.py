@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from leanplum_notebook import errors
-from leanplum_notebook.client import Client, RetryPolicy
-from leanplum_notebook.download import download_files
+from leanplum_notebook.api.client import Client, RetryPolicy
+from leanplum_notebook.api.download import download_files
 from leanplum_notebook.models import ExportRequest
 from leanplum_notebook.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from leanplum_notebook import cli, errors
-from leanplum_notebook.client import Client
+from leanplum_notebook.api.client import Client
 from leanplum_notebook.export import fetch, plan
 from leanplum_notebook.settings import Settings
 from leanplum_notebook.simulator import AppConfig, FaultConfig, SimClock

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from leanplum_notebook import cache, dates, errors
-from leanplum_notebook._fileio import atomic_write_json, read_json, safe_name
-from leanplum_notebook.client import RetryPolicy, classify, parse_envelope
+from leanplum_notebook import dates, errors
+from leanplum_notebook.api.client import RetryPolicy, classify, parse_envelope
+from leanplum_notebook.api.polling import Backoff, wait
 from leanplum_notebook.models import ExportRequest, JobStatus
-from leanplum_notebook.polling import Backoff, wait
 from leanplum_notebook.quota import QuotaLedger
 from leanplum_notebook.settings import Settings, read_dotenv
+from leanplum_notebook.store import cache
+from leanplum_notebook.store.files import atomic_write_json, read_json, safe_name
 
 # 2026-06-15 20:00 UTC = 13:00 PDT
 NOW = datetime(2026, 6, 15, 20, 0, tzinfo=timezone.utc).timestamp()

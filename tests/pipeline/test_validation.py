@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from leanplum_notebook import errors
-from leanplum_notebook._fileio import MAX_NAME, safe_name
 from leanplum_notebook.export import fetch, plan
 from leanplum_notebook.models import ExportRequest
+from leanplum_notebook.store.files import MAX_NAME, safe_name
 
 NOW = datetime(2026, 6, 15, 20, 0, tzinfo=timezone.utc).timestamp()
 

@@ -91,9 +91,9 @@ def test_recent_days_are_pacific_days() -> None:
 def test_importing_starts_nothing() -> None:
     code = (
         "import threading, leanplum_notebook.connect, leanplum_notebook.widgets, "
-        "leanplum_notebook.report, leanplum_notebook.demo; "
+        "leanplum_notebook.ui.report, leanplum_notebook.ui.demo; "
         "assert threading.active_count() == 1, threading.enumerate(); "
-        "import leanplum_notebook.connect as c; assert c._SIMULATORS == {}"
+        "import leanplum_notebook.sources.connect as c; assert c._SIMULATORS == {}"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

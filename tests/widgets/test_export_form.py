@@ -13,7 +13,7 @@ import pytest
 
 from leanplum_notebook.connect import Connection
 from leanplum_notebook.settings import Settings
-from leanplum_notebook.widgets import ExportForm, FormValues, equivalent_call, parse_time
+from leanplum_notebook.ui.widgets import ExportForm, FormValues, equivalent_call, parse_time
 
 KNOWN_KEY = "exp_KnownFormKey_9f8e7d6c5b4a3210"
 S3_SECRET = "s3SecretForFormTest_0123456789abcdef"
@@ -147,7 +147,7 @@ def test_invalid_inputs_shown_and_submit_disabled(simulator: Any, tmp_path: Path
 def test_quota_spent_shown_and_submit_disabled(make_simulator: Any, tmp_path: Path) -> None:
     sim = make_simulator()
     conn = _connection(sim, tmp_path)
-    from leanplum_notebook.quota import QuotaLedger, safe_app_dir
+    from leanplum_notebook.store.quota import QuotaLedger, safe_app_dir
 
     ledger = QuotaLedger(tmp_path / safe_app_dir(sim.app_id), clock=sim.clock.now)
     for _ in range(24):

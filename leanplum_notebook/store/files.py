@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import CacheError, ValidationError
+from leanplum_notebook.errors import CacheError, ValidationError
 
 __all__ = ["atomic_write_json", "file_lock", "read_json", "safe_name"]
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import date
 
-from .errors import LeanplumError
+from leanplum_notebook.errors import LeanplumError
 
 __all__ = [
     "add_cache_arguments",
@@ -52,7 +52,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook export``: prints the plan, then the files' folder per part."""
-    from .export import fetch, plan
+    from leanplum_notebook.sources.export import fetch, plan
 
     try:
         if args.dry_run:
@@ -104,7 +104,7 @@ def add_quota_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_quota(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook quota``: exports used and left today (this machine's ledger)."""
-    from .quota import quota
+    from leanplum_notebook.store.quota import quota
 
     try:
         status = quota(args.app_id, cache_dir=args.cache_dir)
@@ -129,9 +129,9 @@ def add_cache_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_cache(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook cache list|clear``."""
-    from .cache import clear_cache, list_cache
-    from .dates import parse_day
-    from .settings import resolve_cache_dir
+    from leanplum_notebook.dates import parse_day
+    from leanplum_notebook.settings import resolve_cache_dir
+    from leanplum_notebook.store.cache import clear_cache, list_cache
 
     try:
         root = resolve_cache_dir(args.cache_dir)

@@ -22,9 +22,9 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from ._fileio import safe_name
-from .client import retry_after_seconds
-from .errors import DownloadError, FilesExpired, ValidationError
+from leanplum_notebook.api.client import retry_after_seconds
+from leanplum_notebook.errors import DownloadError, FilesExpired, ValidationError
+from leanplum_notebook.store.files import safe_name
 
 __all__ = ["download_files", "file_names"]
 

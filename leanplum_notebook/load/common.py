@@ -26,8 +26,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema
-from .errors import LeanplumError
+from leanplum_notebook import schema
+from leanplum_notebook.errors import LeanplumError
 
 #: Bumped whenever the Parquet layout or a value rule changes: cached tables are re-parsed.
 LOADER_VERSION: Final[int] = 1

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from .errors import (
+from leanplum_notebook.errors import (
     ApiError,
     AuthError,
     ExportOutcomeUnknown,
@@ -42,8 +42,8 @@ from .errors import (
     QuotaExceeded,
     TransientError,
 )
-from .models import ExportRequest, JobStatus
-from .settings import Settings
+from leanplum_notebook.models import ExportRequest, JobStatus
+from leanplum_notebook.settings import Settings
 
 __all__ = ["API_VERSION", "Client", "RetryPolicy", "parse_envelope"]
 

@@ -22,8 +22,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
-from ._load_common import ARROW_SCHEMAS, LOADER_VERSION, STORED_KINDS
+from leanplum_notebook import schema
+from leanplum_notebook.load.common import ARROW_SCHEMAS, LOADER_VERSION, STORED_KINDS
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ How it works. Raw files are streamed file by file and, inside a file, in batches
 ``batch_sessions`` sessions. JSON files are parsed by DuckDB's ``read_json`` with an explicit
 column spec (never its type detection; ids read as text and cast strictly to int64, so never
 through float) in a producer thread, while each batch of nested sessions is flattened by
-Arrow into the six tables (``_load_duckdb``). Anything that parser cannot read exactly as the
+Arrow into the six tables (``json_fast``). Anything that parser cannot read exactly as the
 Python parser would (a bad line, a float id, a sessionId twice...) sends the whole part to
-the Python parser (``_load_json``: orjson per line, per-table rows, Arrow arrays with an
+the Python parser (``json_exact``: orjson per line, per-table rows, Arrow arrays with an
 explicit schema), which gives the exact error with file and line, or skips and counts.
 Each batch is appended as a row group to one Parquet file per table in the export's cache
 entry (``<entry>/parquet``). CSV files are streamed by ``pyarrow.csv`` with explicit column
@@ -47,14 +47,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import _load_duckdb, schema
-from ._load_common import PARAM_SESSION, STORED_KINDS, LoadError
-from ._load_csv import csv_kind, iter_csv_part
-from ._load_json import FileStats, iter_json_batches
-from ._parquet import MemorySink, ParquetSink, read_meta, read_table, source_signature
-from ._tables import TableSet
-from .errors import ValidationError
-from .models import ExportPart
+from leanplum_notebook import schema
+from leanplum_notebook.errors import ValidationError
+from leanplum_notebook.load import json_fast
+from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS, LoadError
+from leanplum_notebook.load.csv import csv_kind, iter_csv_part
+from leanplum_notebook.load.json_exact import FileStats, iter_json_batches
+from leanplum_notebook.load.parquet import (
+    MemorySink,
+    ParquetSink,
+    read_meta,
+    read_table,
+    source_signature,
+)
+from leanplum_notebook.load.tables import TableSet
+from leanplum_notebook.models import ExportPart
 
 __all__ = ["LoadError", "LoadReport", "SessionCountMismatch", "Tables", "load", "load_tables"]
 
@@ -165,7 +172,7 @@ class Tables(TableSet[pd.DataFrame]):
         -------
         DataFrame
         """
-        from . import joins
+        from leanplum_notebook.analysis import joins
 
         if what == "events":
             return joins.events_with_sessions(self.events, self.sessions, **kwargs)
@@ -567,7 +574,7 @@ class _Loader:
         try:
             parsed: dict[int, tuple[_PartStats, _Stored]] = {}
             fast = [index for index in to_parse if parts[index].format == "json"]
-            if fast and self.parser == "auto" and _load_duckdb.available():
+            if fast and self.parser == "auto" and json_fast.available():
                 parsed = self._parse_fast(parts, fast, bar)
             out = []
             for index, part in enumerate(parts):
@@ -603,7 +610,7 @@ class _Loader:
     def _parse_fast(
         self, parts: list[_Part], indexes: list[int], bar: Any
     ) -> dict[int, tuple[_PartStats, _Stored]]:
-        """Parse JSON parts with DuckDB (``_load_duckdb``), one after the other without a
+        """Parse JSON parts with DuckDB (``json_fast``), one after the other without a
         pause; return the parts read. The others (``PartUnsupported``) need the Python path,
         which reads them again and gives the exact error or skip."""
         sinks: dict[int, MemorySink | ParquetSink] = {}
@@ -612,11 +619,11 @@ class _Loader:
         done: dict[int, tuple[_PartStats, _Stored]] = {}
         groups = [parts[index].files for index in indexes]
         try:
-            for event in _load_duckdb.iter_parts(groups, batch_sessions=self.batch_sessions):
+            for event in json_fast.iter_parts(groups, batch_sessions=self.batch_sessions):
                 index = indexes[event.group]
                 part = parts[index]
-                if isinstance(event, (_load_duckdb.PartRestart, _load_duckdb.PartUnsupported)):
-                    if isinstance(event, _load_duckdb.PartUnsupported):
+                if isinstance(event, (json_fast.PartRestart, json_fast.PartUnsupported)):
+                    if isinstance(event, json_fast.PartUnsupported):
                         logger.info(
                             "%s: fast JSON path not used (%s); parsing in Python",
                             part.job_id,
@@ -633,11 +640,11 @@ class _Loader:
                     logger.info("%s: parsing %d json file(s)", part.job_id, len(part.files))
                     sinks[index] = self._new_sink(part)
                     stats[index] = _PartStats()
-                if isinstance(event, _load_duckdb.Batch):
+                if isinstance(event, json_fast.Batch):
                     for name, data in event.tables.items():
                         sinks[index].write(name, data)
                     stats[index].sessions_read += event.sessions
-                elif isinstance(event, _load_duckdb.FileDone):
+                elif isinstance(event, json_fast.FileDone):
                     if bar is not None:
                         size = event.path.stat().st_size
                         bar.update(size)
@@ -1001,7 +1008,7 @@ def load(
     """
     if engine == "dask":
         # Imported here so that the pandas path never imports Dask.
-        from .dask_engine import load_dask
+        from leanplum_notebook.dask.engine import load_dask
 
         return load_dask(  # type: ignore[return-value]  # documented: DaskTables
             source,

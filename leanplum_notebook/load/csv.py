@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from . import schema
-from ._load_common import (
+from leanplum_notebook import schema
+from leanplum_notebook.load.common import (
     ARROW_SCHEMAS,
     INT64_MAX,
     PARAM_SESSION,
@@ -37,7 +37,7 @@ from ._load_common import (
     LoadError,
     finish_column,
 )
-from ._load_json import FileStats, open_binary
+from leanplum_notebook.load.json_exact import FileStats, open_binary
 
 logger = logging.getLogger(__name__)
 

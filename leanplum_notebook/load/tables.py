@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from . import schema
+from leanplum_notebook import schema
 
 FrameT = TypeVar("FrameT")
 

@@ -30,9 +30,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from ._fileio import atomic_write_json, file_lock, read_json, safe_name
-from .dates import day_status, format_day, parse_day
-from .errors import CacheError
+from leanplum_notebook.dates import day_status, format_day, parse_day
+from leanplum_notebook.errors import CacheError
+from leanplum_notebook.store.files import atomic_write_json, file_lock, read_json, safe_name
 
 __all__ = [
     "BRIDGE_GAP_DAYS",

@@ -5,7 +5,7 @@ mixed-sign 64-bit ids as HUGEINT and later float) parses the files of every part
 one query on two threads and streams nested Arrow record batches of sessions, in file order
 and routed to their part by file name; Arrow then flattens the ``states``/``events``/
 ``parameters``/``userAttributes``/``experiments`` lists into the six stored tables, whose
-columns go through the same ``_load_common`` rules as the Python path.
+columns go through the same ``load.common`` rules as the Python path.
 
 The fast path is strict, never lenient: whatever it cannot prove it reads exactly as the
 Python path would raises :class:`FastPathUnsupported`, and the caller re-reads the whole part
@@ -42,8 +42,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema
-from ._load_common import (
+from leanplum_notebook import schema
+from leanplum_notebook.load.common import (
     ARROW_SCHEMAS,
     STORED_KINDS,
     empty_to_null,
@@ -169,7 +169,7 @@ def _strict_count(array: pa.Array, name: str) -> pa.Array:
 
 
 def _finish(array: pa.Array, kind: str, name: str) -> pa.Array:
-    """Stored column from the DuckDB column (same rules as ``_load_common``)."""
+    """Stored column from the DuckDB column (same rules as ``load.common``)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if kind in ("id", "nullable_id"):

@@ -37,8 +37,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import schema
-from ._load_common import PARAM_SESSION, STORED_KINDS
+from leanplum_notebook import schema
+from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ def empty_frame(table: str, columns: Sequence[str]) -> pd.DataFrame:
 
 def to_pandas(data: pa.Table, table: str, columns: Sequence[str]) -> pd.DataFrame:
     """Arrow (stored layout) -> pandas exactly as the pandas loader converts it."""
-    from .load import to_pandas as loader_to_pandas
+    from leanplum_notebook.load.loader import to_pandas as loader_to_pandas
 
     return loader_to_pandas(table, data, list(columns))
 
@@ -459,9 +459,9 @@ def read_raw_unit(unit: Unit, options: Options, *, only: str | None) -> dict[str
     Returns the stored Arrow tables (``sessions`` always, plus ``only`` or every table).
     URLs are first copied to a temporary local file on the worker, then removed.
     """
-    from ._load_common import ARROW_SCHEMAS
-    from ._load_csv import iter_csv_part
-    from ._load_json import FileStats, iter_json_batches
+    from leanplum_notebook.load.common import ARROW_SCHEMAS
+    from leanplum_notebook.load.csv import iter_csv_part
+    from leanplum_notebook.load.json_exact import FileStats, iter_json_batches
 
     tmp = tempfile.mkdtemp(prefix="lpnb-dask-") if any(map(is_url, unit.paths)) else None
     try:

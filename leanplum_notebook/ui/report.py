@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .dates import format_day, parse_day
-from .errors import LeanplumError, ValidationError
+from leanplum_notebook.dates import format_day, parse_day
+from leanplum_notebook.errors import LeanplumError, ValidationError
 
 if TYPE_CHECKING:
-    from .connect import Connection
-    from .settings import Settings
+    from leanplum_notebook.settings import Settings
+    from leanplum_notebook.sources.connect import Connection
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 One session per line (spec 5.1). Each line is parsed with orjson into per-table row tuples;
 every ``batch_sessions`` sessions the rows become Arrow arrays with the explicit stored
-schema (``_load_common``), so memory is bounded by the batch, not the file. A line that
+schema (``load.common``), so memory is bounded by the batch, not the file. A line that
 cannot be read raises ``LoadError(file, line)`` or, with ``on_bad_line="skip"``, is skipped
 and counted. A bad value found only when a batch is converted is located by re-reading the
 batch's lines one by one.
@@ -21,8 +21,8 @@ from typing import Any, BinaryIO
 import orjson
 import pyarrow as pa
 
-from . import schema
-from ._load_common import (
+from leanplum_notebook import schema
+from leanplum_notebook.load.common import (
     INT64_MAX,
     INT64_MIN,
     LoadError,

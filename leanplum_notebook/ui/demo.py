@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LeanplumError
+from leanplum_notebook.errors import LeanplumError
 
 __all__ = ["DemoResult", "add_arguments", "run", "run_pipeline"]
 
@@ -55,7 +55,7 @@ class DemoResult:
 
 def headline_numbers(tables: Any) -> dict[str, Any]:
     """Headline numbers of an export's tables (pure; see :class:`DemoResult`)."""
-    from . import metrics
+    from leanplum_notebook.analysis import metrics
 
     sessions, events = tables.sessions, tables.events
     real = sessions[sessions["isSession"].fillna(True).astype(bool)]
@@ -107,9 +107,9 @@ def run_pipeline(
     """
     import matplotlib.pyplot as plt
 
-    from . import plots
-    from .connect import connect
-    from .report import render_report
+    from leanplum_notebook import plots
+    from leanplum_notebook.sources.connect import connect
+    from leanplum_notebook.ui.report import render_report
 
     if days < 1 or days > 58:
         raise ValueError(f"days must be between 1 and 58 (the API's 60-day window), got {days}")
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook demo``; print where the report is and the headline numbers."""
     import matplotlib
 
-    from .report import quiet_jupyter_logs
+    from leanplum_notebook.ui.report import quiet_jupyter_logs
 
     matplotlib.use("Agg")  # the command writes files; it never opens a window
     quiet_jupyter_logs()

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import ExportTimeout, JobFailed, TransientError
-from .models import JobStatus
+from leanplum_notebook.errors import ExportTimeout, JobFailed, TransientError
+from leanplum_notebook.models import JobStatus
 
 __all__ = ["Backoff", "wait"]
 

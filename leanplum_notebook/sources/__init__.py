@@ -1,0 +1,1 @@
+"""Where the data comes from: ``fetch``/``plan`` over the export API, and ``connect``."""

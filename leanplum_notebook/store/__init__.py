@@ -1,0 +1,1 @@
+"""What is kept on disk: the per-day cache and its planner, the quota ledger, atomic file I/O."""
