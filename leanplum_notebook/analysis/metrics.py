@@ -1,7 +1,10 @@
 """Product metrics on the typed export tables (pure functions, DataFrames in and out).
 
 Every function takes the tables of :mod:`leanplum_notebook.schema` (``sessions``, ``events``,
-``experiments``) and returns a new DataFrame; nothing here does I/O.
+``experiments``), as pandas or Dask DataFrames, and returns a new pandas DataFrame; nothing
+here does I/O. Each metric is one :class:`~leanplum_notebook.analysis.reductions.Reduction`
+(reduce a frame of whole sessions to a small partial, combine partials, finalize): pandas
+runs it on the whole tables, the Dask engine on every partition, with equal results.
 
 Conventions shared by all functions (Leanplum's own semantics where it has them):
 
@@ -29,17 +32,32 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from leanplum_notebook.engines import dask_aware
+from leanplum_notebook.analysis.reductions import (
+    Partial,
+    Reduction,
+    added,
+    bounds,
+    distinct,
+    earliest,
+    earliest_rows,
+    run,
+    stacked,
+    total,
+    value_bounds,
+)
+from leanplum_notebook.dates import PACIFIC
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_SESSION_SECONDS",
     "active_users",
     "breakdown",
     "engagement",
@@ -58,13 +76,14 @@ __all__ = [
 ]
 
 TimeZone = Literal["pacific", "utc", "local"]
-PACIFIC = "America/Los_Angeles"
 #: Sessions longer than this (seconds) are left out of duration statistics.
 MAX_SESSION_SECONDS = 8 * 3600
 
 _FREQS = {"D": "D", "day": "D", "W": "W", "week": "W", "M": "M", "month": "M"}
 _SENT_RE = re.compile(r"^\.m(\d+)$")
 _OPEN_RE = re.compile(r"^\.m(\d+) Open$")
+#: Session columns the calendar of a session needs (``timezoneOffset`` only for "local").
+_SESSION_DAY_COLUMNS = ("userId", "start", "isSession", "timezoneOffset")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -84,7 +103,7 @@ def _check_freq(freq: str) -> str:
         ) from None
 
 
-def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+def _require(df: Any, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{what} is missing column(s) {missing}; got {list(df.columns)}")
@@ -155,15 +174,35 @@ def _session_times(sessions: pd.DataFrame, tz: TimeZone, column: str = "start") 
 
 def _user_periods(sessions: pd.DataFrame, tz: TimeZone, freq: str = "D") -> pd.DataFrame:
     """Unique (userId, period) pairs of real sessions: columns userId, period."""
-    _require(sessions, ("userId", "start"), "sessions")
     real = _real_sessions(sessions)
     out = pd.DataFrame(
         {
-            "userId": real["userId"].array,
-            "period": _period_start(_session_times(real, tz), freq).array,
+            "userId": real["userId"].astype("string").array,
+            "period": _period_start(_session_times(real, tz), freq).astype("datetime64[ns]").array,
         }
     )
     return out.dropna().drop_duplicates(ignore_index=True)
+
+
+def _check_user_periods(sessions: Any, tz: TimeZone) -> None:
+    _require(sessions, ("userId", "start"), "sessions")
+    if tz == "local":
+        _require(sessions, ("timezoneOffset",), "sessions")
+
+
+def _reduce_user_periods(sessions: pd.DataFrame, *, tz: TimeZone, code: str) -> Partial:
+    return {"pairs": _user_periods(sessions, tz, code)}
+
+
+def _user_period_reduction(finalize: Any, tz: TimeZone, code: str, name: str) -> Reduction:
+    """A metric of the distinct (userId, period) pairs only."""
+    return Reduction(
+        reduce=partial(_reduce_user_periods, tz=tz, code=code),
+        combine={"pairs": distinct},
+        finalize=finalize,
+        columns=(_SESSION_DAY_COLUMNS,),
+        name=name,
+    )
 
 
 def _events_with_users(
@@ -173,8 +212,6 @@ def _events_with_users(
 
     With ``session_start`` the session's ``start`` comes along as ``sessionStart``.
     """
-    _require(events, ("sessionId", "eventName", "start"), "events")
-    _require(sessions, ("sessionId", "userId"), "sessions")
     cols = ["sessionId", "userId"] + (
         ["timezoneOffset"] if "timezoneOffset" in sessions.columns else []
     )
@@ -194,11 +231,14 @@ def _events_with_users(
     return ev
 
 
-def _named(events: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The events called ``name`` (filtered before any join: purchases are few)."""
-    _require(events, ("eventName",), "events")
-    keep = (events["eventName"].astype("string") == name).fillna(False).to_numpy(dtype=bool)
-    return events.loc[keep]
+def _named(events: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The events called one of ``names`` (filtered before any join: purchases are few)."""
+    column = events["eventName"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        keep = column.isin(names)  # compares the few categories, not every row's text
+    else:
+        keep = column.astype("string").isin(names).fillna(False)
+    return events.loc[keep.to_numpy(dtype=bool)]
 
 
 def _event_times(events: pd.DataFrame, tz: TimeZone) -> pd.Series:
@@ -221,10 +261,26 @@ def _days_frame(index: pd.DatetimeIndex, name: str = "day") -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(index, dtype="datetime64[ns]")})
 
 
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den as float64, NaN where den is not positive."""
+    den = np.asarray(den, dtype="float64")
+    return np.divide(
+        np.asarray(num, dtype="float64"), den, out=np.full(len(den), np.nan), where=den > 0
+    )
+
+
+def _per_period(pairs: pd.DataFrame, grid: pd.DatetimeIndex, column: str = "period") -> np.ndarray:
+    """Rows of ``pairs`` per grid period (distinct users, when pairs are distinct)."""
+    return pairs.groupby(column).size().reindex(grid, fill_value=0).to_numpy(dtype="int64")
+
+
 # --------------------------------------------------------------------------- activity
 
 
-@dask_aware
 def active_users(
     sessions: pd.DataFrame, *, freq: str = "D", tz: TimeZone = "pacific"
 ) -> pd.DataFrame:
@@ -250,21 +306,20 @@ def active_users(
     """
     code = _check_freq(freq)
     _check_tz(tz)
-    up = _user_periods(sessions, tz, code)
+    _check_user_periods(sessions, tz)
+    finalize = partial(_finalize_active_users, code=code)
+    return run(_user_period_reduction(finalize, tz, code, "active_users"), sessions)
+
+
+def _finalize_active_users(p: Partial, *, code: str) -> pd.DataFrame:
+    up = p["pairs"]
     if up.empty:
-        return pd.DataFrame(
-            {
-                "period": pd.Series(dtype="datetime64[ns]"),
-                "active_users": pd.Series(dtype="int64"),
-            }
-        )
-    counts = up.groupby("period").size()
-    grid = _period_range(counts.index.min(), counts.index.max(), code)
-    counts = counts.reindex(grid, fill_value=0)
+        return _empty({"period": "datetime64[ns]", "active_users": "int64"})
+    grid = _period_range(up["period"].min(), up["period"].max(), code)
     return pd.DataFrame(
         {
             "period": pd.Series(grid, dtype="datetime64[ns]"),
-            "active_users": counts.to_numpy(dtype="int64"),
+            "active_users": _per_period(up, grid),
         }
     )
 
@@ -288,7 +343,6 @@ def _rolling_distinct(user_days: pd.DataFrame, grid: pd.DatetimeIndex, window: i
     return np.cumsum(diff)[:n]
 
 
-@dask_aware
 def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
     """Daily, weekly and monthly active users and stickiness, per day.
 
@@ -316,33 +370,82 @@ def engagement(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFr
         where ``data_days >= N``).
     """
     _check_tz(tz)
-    up = _user_periods(sessions, tz, "D")
+    _check_user_periods(sessions, tz)
+    return run(_user_period_reduction(_finalize_engagement, tz, "D", "engagement"), sessions)
+
+
+def _finalize_engagement(p: Partial) -> pd.DataFrame:
+    up = p["pairs"]
     if up.empty:
-        return pd.DataFrame(
+        return _empty(
             {
-                "day": pd.Series(dtype="datetime64[ns]"),
-                **{c: pd.Series(dtype="int64") for c in ("dau", "wau", "mau")},
-                "stickiness": pd.Series(dtype="float64"),
-                "dau_wau": pd.Series(dtype="float64"),
-                "data_days": pd.Series(dtype="int64"),
+                "day": "datetime64[ns]",
+                **dict.fromkeys(("dau", "wau", "mau"), "int64"),
+                "stickiness": "float64",
+                "dau_wau": "float64",
+                "data_days": "int64",
             }
         )
     grid = _period_range(up["period"].min(), up["period"].max(), "D")
-    dau = up.groupby("period").size().reindex(grid, fill_value=0).to_numpy(dtype="int64")
+    dau = _per_period(up, grid)
     wau = _rolling_distinct(up, grid, 7)
     mau = _rolling_distinct(up, grid, 30)
     out = _days_frame(grid)
     out["dau"] = dau
     out["wau"] = wau
     out["mau"] = mau
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["stickiness"] = np.where(mau > 0, dau / np.maximum(mau, 1), np.nan)
-        out["dau_wau"] = np.where(wau > 0, dau / np.maximum(wau, 1), np.nan)
+    out["stickiness"] = _ratio(dau, mau)
+    out["dau_wau"] = _ratio(dau, wau)
     out["data_days"] = np.arange(1, len(grid) + 1, dtype="int64")
     return out
 
 
-@dask_aware
+_FIRST_RUN_COLUMNS = ("userId", "userStart", "start", "isSession", "timezoneOffset")
+
+
+def _first_run_combine(tz: TimeZone) -> dict[str, Any]:
+    """Combiners of the first-run pieces: each user's earliest userStart, and for
+    ``tz="local"`` the offset of their earliest session that has one."""
+    pieces: dict[str, Any] = {"first_runs": earliest(["userId"], "userStart")}
+    if tz == "local":
+        pieces["first_offsets"] = earliest(["userId"], "start")
+    return pieces
+
+
+def _first_run_pieces(real: pd.DataFrame, tz: TimeZone) -> Partial:
+    """The first-run pieces of real sessions (see :func:`_first_run_combine`)."""
+    s = real.dropna(subset=["userStart", "userId"])
+    runs = pd.DataFrame(
+        {"userId": s["userId"].astype("string").array, "userStart": s["userStart"].array}
+    )
+    out: Partial = {"first_runs": earliest_rows(runs, ["userId"], "userStart")}
+    if tz == "local":
+        o = s.dropna(subset=["timezoneOffset"])
+        offsets = pd.DataFrame(
+            {
+                "userId": o["userId"].astype("string").array,
+                "start": o["start"].array,
+                "timezoneOffset": o["timezoneOffset"].astype("Int64").array,
+            }
+        )
+        out["first_offsets"] = earliest_rows(offsets, ["userId"], "start")
+    return out
+
+
+def _first_run_periods(p: Partial, tz: TimeZone, freq: str) -> pd.Series:
+    """Period of each user's first run (earliest userStart), indexed by userId."""
+    runs = p["first_runs"]
+    if runs.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    offsets = None
+    if tz == "local":
+        found = p["first_offsets"].set_index("userId")["timezoneOffset"]
+        offsets = pd.Series(found.reindex(runs["userId"]).to_numpy(), index=runs.index)
+    times = local_times(runs["userStart"], tz, offsets)
+    periods = _period_start(times, freq).astype("datetime64[ns]")
+    return pd.Series(periods.to_numpy(), index=pd.Index(runs["userId"].to_numpy(), name="userId"))
+
+
 def new_users(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
     """New users per day, by first run (``userStart``, JSON ``firstRun``).
 
@@ -364,35 +467,34 @@ def new_users(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFra
     """
     _check_tz(tz)
     _require(sessions, ("userId", "userStart", "start"), "sessions")
-    empty = pd.DataFrame(
-        {"day": pd.Series(dtype="datetime64[ns]"), "new_users": pd.Series(dtype="int64")}
+    _check_user_periods(sessions, tz)
+    reduction = Reduction(
+        reduce=partial(_reduce_new_users, tz=tz),
+        combine={"days": bounds, **_first_run_combine(tz)},
+        finalize=partial(_finalize_new_users, tz=tz),
+        columns=(_FIRST_RUN_COLUMNS,),
+        name="new_users",
     )
+    return run(reduction, sessions)
+
+
+def _reduce_new_users(sessions: pd.DataFrame, *, tz: TimeZone) -> Partial:
     real = _real_sessions(sessions)
-    up = _user_periods(real, tz, "D")
-    if up.empty:
-        return empty
-    grid = _period_range(up["period"].min(), up["period"].max(), "D")
-    firsts = _first_run_periods(real, tz, "D")
-    counts = firsts.value_counts().reindex(grid, fill_value=0)
+    days = _user_periods(real, tz, "D")["period"]
+    return {"days": value_bounds(days), **_first_run_pieces(real, tz)}
+
+
+def _finalize_new_users(p: Partial, *, tz: TimeZone) -> pd.DataFrame:
+    if p["days"] is None:
+        return _empty({"day": "datetime64[ns]", "new_users": "int64"})
+    first, last = p["days"]
+    grid = _period_range(first, last, "D")
+    counts = _first_run_periods(p, tz, "D").value_counts().reindex(grid, fill_value=0)
     out = _days_frame(grid)
     out["new_users"] = counts.to_numpy(dtype="int64")
     return out
 
 
-def _first_run_periods(real: pd.DataFrame, tz: TimeZone, freq: str) -> pd.Series:
-    """Period of each user's first run (earliest userStart), indexed by userId."""
-    s = real.dropna(subset=["userStart", "userId"]).sort_values("start")
-    first = s.groupby("userId", sort=False).agg(
-        userStart=("userStart", "min"),
-        **({"timezoneOffset": ("timezoneOffset", "first")} if tz == "local" else {}),
-    )
-    if first.empty:
-        return pd.Series(dtype="datetime64[ns]")
-    times = local_times(first["userStart"], tz, first["timezoneOffset"] if tz == "local" else None)
-    return _period_start(times, freq)
-
-
-@dask_aware
 def sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFrame:
     """Sessions, active users and sessions per active user, per day.
 
@@ -410,36 +512,43 @@ def sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd
         ``sessions_per_user`` (float64; NaN on days without users).
     """
     _check_tz(tz)
-    _require(sessions, ("userId", "start"), "sessions")
+    _check_user_periods(sessions, tz)
+    reduction = Reduction(
+        reduce=partial(_reduce_sessions_per_user, tz=tz),
+        combine={"sessions": total, "pairs": distinct},
+        finalize=_finalize_sessions_per_user,
+        columns=(_SESSION_DAY_COLUMNS,),
+        name="sessions_per_user",
+    )
+    return run(reduction, sessions)
+
+
+def _reduce_sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone) -> Partial:
     real = _real_sessions(sessions)
-    days = _period_start(_session_times(real, tz), "D")
-    if days.dropna().empty:
-        return pd.DataFrame(
+    days = _period_start(_session_times(real, tz), "D").astype("datetime64[ns]")
+    per_day = pd.Series(days.to_numpy()).value_counts(sort=False).sort_index()
+    return {"sessions": per_day.astype("int64"), "pairs": _user_periods(real, tz, "D")}
+
+
+def _finalize_sessions_per_user(p: Partial) -> pd.DataFrame:
+    n_sessions = p["sessions"]
+    if n_sessions.empty:
+        return _empty(
             {
-                "day": pd.Series(dtype="datetime64[ns]"),
-                "sessions": pd.Series(dtype="int64"),
-                "users": pd.Series(dtype="int64"),
-                "sessions_per_user": pd.Series(dtype="float64"),
+                "day": "datetime64[ns]",
+                "sessions": "int64",
+                "users": "int64",
+                "sessions_per_user": "float64",
             }
         )
-    frame = pd.DataFrame({"day": days.array, "userId": real["userId"].array})
-    grid = _period_range(days.min(), days.max(), "D")
-    n_sessions = frame.groupby("day").size().reindex(grid, fill_value=0)
-    n_users = frame.dropna().groupby("day")["userId"].nunique().reindex(grid, fill_value=0)
+    grid = _period_range(n_sessions.index.min(), n_sessions.index.max(), "D")
     out = _days_frame(grid)
-    out["sessions"] = n_sessions.to_numpy(dtype="int64")
-    out["users"] = n_users.to_numpy(dtype="int64")
-    users = out["users"].to_numpy(dtype="float64")
-    out["sessions_per_user"] = np.divide(
-        out["sessions"].to_numpy(dtype="float64"),
-        users,
-        out=np.full(len(out), np.nan),
-        where=users > 0,
-    )
+    out["sessions"] = n_sessions.reindex(grid, fill_value=0).to_numpy(dtype="int64")
+    out["users"] = _per_period(p["pairs"], grid)
+    out["sessions_per_user"] = _ratio(out["sessions"].to_numpy(), out["users"].to_numpy())
     return out
 
 
-@dask_aware
 def session_lengths(
     sessions: pd.DataFrame, *, max_duration: float = MAX_SESSION_SECONDS
 ) -> pd.Series:
@@ -459,15 +568,34 @@ def session_lengths(
     Returns
     -------
     Series of float64
-        Named ``duration`` (seconds), indexed by ``sessionId``.
+        Named ``duration`` (seconds), indexed by ``sessionId`` (one value per kept session,
+        as long as the sessions table: on Dask, sample or aggregate it for big data).
     """
     _require(sessions, ("duration",), "sessions")
+    reduction = Reduction(
+        reduce=partial(_reduce_session_lengths, max_duration=max_duration),
+        combine={"lengths": stacked},
+        finalize=_finalize_session_lengths,
+        columns=(("sessionId", "duration", "isSession"),),
+        name="session_lengths",
+    )
+    return run(reduction, sessions)
+
+
+def _reduce_session_lengths(sessions: pd.DataFrame, *, max_duration: float) -> Partial:
     real = _real_sessions(sessions)
     dur = pd.to_numeric(real["duration"], errors="coerce").astype("float64")
     keep = dur.notna() & (dur >= 0) & (dur <= max_duration)
     out = pd.Series(dur[keep].to_numpy(), name="duration", dtype="float64")
     if "sessionId" in real.columns:
         out.index = pd.Index(real.loc[keep.to_numpy(), "sessionId"].to_numpy(), name="sessionId")
+    return {"lengths": out}
+
+
+def _finalize_session_lengths(p: Partial) -> pd.Series:
+    out = p["lengths"]
+    if out.index.name != "sessionId":
+        out = out.reset_index(drop=True)
     return out
 
 
@@ -482,7 +610,6 @@ def _period_ordinal(starts: pd.Series, period: str) -> np.ndarray:
     return days // 7 if period == "W" else days
 
 
-@dask_aware
 def retention(
     sessions: pd.DataFrame,
     *,
@@ -537,21 +664,25 @@ def retention(
         Index ``cohort`` (datetime64, naive: first day of the cohort period); columns
         ``cohort_size`` (int64) then ``0 .. max_periods`` (int labels, float64 fractions).
     """
-    _check_retention(period, kind, max_periods, tz, cohort_by)
-    _require(sessions, ("userId", "start"), "sessions")
-    offsets = None
-    if tz == "local":
-        _require(sessions, ("timezoneOffset",), "sessions")
-        offsets = _offset_range(sessions["timezoneOffset"])
-    starts = pd.to_datetime(sessions["start"], utc=True).dropna()
-    days = _whole_days(starts.min(), starts.max(), tz, offsets) if len(starts) else None
-    return _retention(sessions, period, kind, max_periods, tz, cohort_by, days)
+    code = _check_retention(period, kind, max_periods, tz, cohort_by)
+    _check_user_periods(sessions, tz)
+    if cohort_by == "first_run":
+        _require(sessions, ("userStart",), "sessions")
+    pieces: dict[str, Any] = {"pairs": distinct, "starts": bounds, "offsets": bounds}
+    if cohort_by == "first_run":
+        pieces.update(_first_run_combine(tz))
+    reduction = Reduction(
+        reduce=partial(_reduce_retention, tz=tz, code=code, first_run=cohort_by == "first_run"),
+        combine=pieces,
+        finalize=partial(_finalize_retention, code=code, kind=kind, max_periods=max_periods, tz=tz),
+        columns=(_FIRST_RUN_COLUMNS,),
+        name="retention",
+    )
+    return run(reduction, sessions)
 
 
-def _check_retention(
-    period: str, kind: str, max_periods: int, tz: TimeZone, cohort_by: str
-) -> None:
-    _check_freq(period)
+def _check_retention(period: str, kind: str, max_periods: int, tz: TimeZone, cohort_by: str) -> str:
+    code = _check_freq(period)
     _check_tz(tz)
     if kind not in ("classic", "rolling"):
         raise ValueError(f"kind must be 'classic' or 'rolling', not {kind!r}")
@@ -559,14 +690,25 @@ def _check_retention(
         raise ValueError(f"cohort_by must be 'first_run' or 'first_session', not {cohort_by!r}")
     if max_periods < 0:
         raise ValueError(f"max_periods must be >= 0, not {max_periods!r}")
+    return code
 
 
-def _offset_range(offsets: pd.Series) -> tuple[float, float]:
-    """Smallest and largest ``timezoneOffset`` in seconds (missing counts as 0)."""
-    seconds = pd.to_numeric(offsets, errors="coerce").astype("float64").fillna(0.0)
-    if not len(seconds):
-        return 0.0, 0.0
-    return float(seconds.min()), float(seconds.max())
+def _reduce_retention(
+    sessions: pd.DataFrame, *, tz: TimeZone, code: str, first_run: bool
+) -> Partial:
+    real = _real_sessions(sessions)
+    out: Partial = {
+        "pairs": _user_periods(real, tz, code),
+        # the span of the data: every record's start, sessions or not
+        "starts": value_bounds(pd.to_datetime(sessions["start"], utc=True)),
+        "offsets": None,
+    }
+    if tz == "local":
+        seconds = pd.to_numeric(sessions["timezoneOffset"], errors="coerce").astype("float64")
+        out["offsets"] = value_bounds(seconds.fillna(0.0))
+    if first_run:
+        out.update(_first_run_pieces(real, tz))
+    return out
 
 
 def _whole_days(
@@ -610,40 +752,43 @@ def _whole_days(
     return begin.ceil("D"), end.floor("D") - one_day
 
 
-def _retention(
-    sessions: pd.DataFrame,
-    period: str,
-    kind: str,
-    max_periods: int,
-    tz: TimeZone,
-    cohort_by: str,
-    days: tuple[pd.Timestamp, pd.Timestamp] | None,
+def _finalize_retention(
+    p: Partial, *, code: str, kind: str, max_periods: int, tz: TimeZone
 ) -> pd.DataFrame:
-    """:func:`retention` once the whole days of the data on ``tz`` are known (``days``);
-    the arguments are checked (:func:`_check_retention`)."""
-    code = _check_freq(period)
-    columns = list(range(max_periods + 1))
-    real = _real_sessions(sessions)
-    up = _user_periods(real, tz, code)
-    if up.empty:
-        return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
-    up["p"] = _period_ordinal(up["period"], code)
-    if days is None:
-        return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
-    first_p, last_p = _complete_periods(*days, code)
+    """The retention table from the reduced pieces (arguments already checked)."""
+    nothing = _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, max_periods + 1)))
+    up = p["pairs"].copy()
+    if up.empty or p["starts"] is None:
+        return nothing
+    offsets = (float(p["offsets"][0]), float(p["offsets"][1])) if p["offsets"] else None
+    first, last = p["starts"]
+    first_p, last_p = _complete_periods(*_whole_days(first, last, tz, offsets), code)
     if first_p > last_p:
-        return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
-    if cohort_by == "first_run":
-        _require(sessions, ("userStart",), "sessions")
-        firsts = _first_run_periods(real, tz, code)
+        return nothing
+    up["p"] = _period_ordinal(up["period"], code)
+    if "first_runs" in p:
+        firsts = _first_run_periods(p, tz, code)
         cohorts = pd.DataFrame({"userId": firsts.index, "cohort": firsts.to_numpy()})
     else:
         cohorts = up.groupby("userId", as_index=False).agg(cohort=("period", "min"))
     cohorts["c"] = _period_ordinal(cohorts["cohort"], code)
     cohorts = cohorts[(cohorts["c"] >= first_p) & (cohorts["c"] <= last_p)]
     if cohorts.empty:
-        return _retention_frame(pd.DatetimeIndex([]), np.zeros(0), np.zeros((0, len(columns))))
+        return nothing
     sizes = cohorts.groupby("cohort").size()
+    counts = _retained(up, cohorts, sizes, kind, max_periods)
+    size_arr = sizes.to_numpy(dtype="float64")
+    fractions = counts / size_arr[:, None]
+    cohort_ord = _period_ordinal(pd.Series(sizes.index), code)
+    unseen = cohort_ord[:, None] + np.arange(max_periods + 1)[None, :] > last_p
+    fractions[unseen] = np.nan
+    return _retention_frame(pd.DatetimeIndex(sizes.index), size_arr, fractions)
+
+
+def _retained(
+    up: pd.DataFrame, cohorts: pd.DataFrame, sizes: pd.Series, kind: str, max_periods: int
+) -> np.ndarray:
+    """Users of each cohort (row) active N periods after it (column), or N or later."""
     row_of = pd.Series(np.arange(len(sizes)), index=sizes.index)
     act = up.merge(cohorts, on="userId")
     act["n"] = act["p"] - act["c"]
@@ -653,22 +798,16 @@ def _retention(
     if kind == "classic":
         keep = act["n"].to_numpy() <= max_periods
         np.add.at(counts, (rows[keep], act["n"].to_numpy(dtype="int64")[keep]), 1.0)
-    else:
-        last_n = act.assign(row=rows).groupby(["row", "userId"])["n"].max()
-        last_n = last_n.clip(upper=max_periods)
-        np.add.at(
-            counts,
-            (last_n.index.get_level_values("row").to_numpy(dtype="int64"), last_n.to_numpy()),
-            1.0,
-        )
-        # users whose last period is >= N: reverse cumulative sum along N
-        counts = counts[:, ::-1].cumsum(axis=1)[:, ::-1]
-    size_arr = sizes.to_numpy(dtype="float64")
-    fractions = counts / size_arr[:, None]
-    cohort_ord = _period_ordinal(pd.Series(sizes.index), code)
-    unseen = cohort_ord[:, None] + np.arange(max_periods + 1)[None, :] > last_p
-    fractions[unseen] = np.nan
-    return _retention_frame(pd.DatetimeIndex(sizes.index), size_arr, fractions)
+        return counts
+    last_n = act.assign(row=rows).groupby(["row", "userId"])["n"].max()
+    last_n = last_n.clip(upper=max_periods)
+    np.add.at(
+        counts,
+        (last_n.index.get_level_values("row").to_numpy(dtype="int64"), last_n.to_numpy()),
+        1.0,
+    )
+    # users whose last period is >= N: reverse cumulative sum along N
+    return counts[:, ::-1].cumsum(axis=1)[:, ::-1]
 
 
 def _complete_periods(
@@ -772,11 +911,26 @@ def retention_curve(
 
 
 def _is_message(names: pd.Series) -> np.ndarray:
-    # Names of user events may not start with "." (spec 4, D8): those are Leanplum's own.
+    """Rows whose event name starts with "." (Leanplum's own events, spec 4, D8)."""
+    if isinstance(names.dtype, pd.CategoricalDtype):
+        # test the few categories, then look the rows up by code (-1, missing, is False)
+        cats = names.cat.categories.astype(str).str.startswith(".")
+        flags = np.append(np.asarray(cats, dtype=bool), False)
+        return flags[names.cat.codes.to_numpy()]
     return names.astype("string").str.startswith(".").fillna(False).to_numpy(dtype=bool)
 
 
-@dask_aware
+def _with_sessions(
+    events: Any, sessions: Any | None, needed: bool, columns: tuple[str, ...]
+) -> tuple[tuple[Any, ...], tuple[tuple[str, ...], ...]]:
+    """The frames a reduction over events takes: events, plus sessions when ``needed``."""
+    if needed and sessions is not None:
+        _require(events, ("sessionId",), "events")
+        _require(sessions, ("sessionId", "userId"), "sessions")
+        return (events, sessions), (columns, ("sessionId", "userId", "timezoneOffset"))
+    return (events,), (columns,)
+
+
 def event_counts(
     events: pd.DataFrame,
     *,
@@ -810,27 +964,53 @@ def event_counts(
     code = _check_freq(freq)
     _check_tz(tz)
     _require(events, ("eventName", "start"), "events")
-    ev = events
-    if tz == "local" and "timezoneOffset" not in ev.columns and sessions is not None:
-        ev = _events_with_users(ev, sessions)
-    ev_names = ev["eventName"].astype("string")
-    if names is not None:
-        keep = ev_names.isin(list(names)).to_numpy(dtype=bool)
-        ev, ev_names = ev.loc[keep], ev_names[keep]
-    periods = _period_start(_event_times(ev, tz), code)
-    frame = pd.DataFrame({"period": periods.array, "eventName": ev_names.array}).dropna()
-    empty = pd.DataFrame(
-        {
-            "period": pd.Series(dtype="datetime64[ns]"),
-            "eventName": pd.Series(dtype="string"),
-            "count": pd.Series(dtype="int64"),
-        }
+    join = tz == "local" and "timezoneOffset" not in events.columns
+    if join and sessions is None:
+        raise ValueError(
+            "tz='local' for events needs their session's timezoneOffset: pass sessions=..."
+        )
+    frames, columns = _with_sessions(
+        events, sessions, join, ("sessionId", "eventName", "start", "timezoneOffset")
     )
-    if frame.empty:
-        return empty
-    grid = _period_range(frame["period"].min(), frame["period"].max(), code)
-    order = list(names) if names is not None else sorted(frame["eventName"].unique())
-    counts = frame.groupby(["period", "eventName"]).size()
+    wanted = list(names) if names is not None else None
+    reduction = Reduction(
+        reduce=partial(_reduce_event_counts, tz=tz, code=code, names=wanted),
+        combine={"counts": total},
+        finalize=partial(_finalize_event_counts, code=code, names=wanted),
+        columns=columns,
+        name="event_counts",
+    )
+    return run(reduction, *frames)
+
+
+def _reduce_event_counts(
+    events: pd.DataFrame,
+    sessions: pd.DataFrame | None = None,
+    *,
+    tz: TimeZone,
+    code: str,
+    names: list[str] | None,
+) -> Partial:
+    ev = events if names is None else _named(events, names)
+    if sessions is not None:
+        ev = _events_with_users(ev, sessions)
+    periods = _period_start(_event_times(ev, tz), code).astype("datetime64[ns]")
+    frame = pd.DataFrame(
+        {"period": periods.array, "eventName": ev["eventName"].astype("string").array}
+    )
+    counts = frame.dropna().groupby(["period", "eventName"]).size()
+    return {"counts": counts.astype("int64")}
+
+
+def _finalize_event_counts(p: Partial, *, code: str, names: list[str] | None) -> pd.DataFrame:
+    counts = p["counts"]
+    if counts.empty:
+        return _empty({"period": "datetime64[ns]", "eventName": "string", "count": "int64"})
+    periods = counts.index.get_level_values("period")
+    grid = _period_range(periods.min(), periods.max(), code)
+    found = counts.index.get_level_values("eventName").astype(str)
+    order = names if names is not None else sorted(set(found))
+    counts.index = pd.MultiIndex.from_arrays([periods, found], names=["period", "eventName"])
     full = pd.MultiIndex.from_product([grid, order], names=["period", "eventName"])
     counts = counts.reindex(full, fill_value=0)
     return pd.DataFrame(
@@ -842,7 +1022,6 @@ def event_counts(
     )
 
 
-@dask_aware
 def top_events(
     events: pd.DataFrame,
     *,
@@ -872,37 +1051,75 @@ def top_events(
         ``users`` (Int64: distinct users).
     """
     _require(events, ("eventName", "sessionId"), "events")
-    ev = events
-    if "userId" not in ev.columns and sessions is not None:
-        ev = _events_with_users(ev, sessions)
-    if exclude_messages:
-        ev = ev.loc[~_is_message(ev["eventName"])]
-    # group on categorical codes and integer user codes: string keys are slow at this size
-    frame = pd.DataFrame(
+    join = "userId" not in events.columns and sessions is not None
+    frames, columns = _with_sessions(events, sessions, join, ("sessionId", "eventName", "userId"))
+    with_users = join or "userId" in events.columns
+    pieces: dict[str, Any] = {"count": total, "sessions": distinct, "users": distinct}
+    if not with_users:
+        pieces.pop("users")
+    reduction = Reduction(
+        reduce=partial(_reduce_top_events, exclude_messages=exclude_messages),
+        combine=pieces,
+        finalize=partial(_finalize_top_events, n=n),
+        columns=columns,
+        name="top_events",
+    )
+    return run(reduction, *frames)
+
+
+def _distinct_pairs(
+    name_codes: np.ndarray, name_labels: np.ndarray, values: pd.Series, column: str
+) -> pd.DataFrame:
+    """Distinct (eventName, value) pairs, deduplicated on integer codes (fast), as text."""
+    value_codes, value_labels = pd.factorize(values, use_na_sentinel=True)
+    codes = pd.DataFrame({"n": name_codes, "v": value_codes})
+    codes = codes[(codes["n"] >= 0) & (codes["v"] >= 0)].drop_duplicates()
+    return pd.DataFrame(
         {
-            "eventName": ev["eventName"].astype("category").array,
-            "sessionId": ev["sessionId"].array,
+            "eventName": pd.array(name_labels[codes["n"].to_numpy()], dtype="string"),
+            column: np.asarray(value_labels)[codes["v"].to_numpy()],
         }
     )
+
+
+def _reduce_top_events(
+    events: pd.DataFrame, sessions: pd.DataFrame | None = None, *, exclude_messages: bool
+) -> Partial:
+    ev = events if sessions is None else _events_with_users(events, sessions)
+    if exclude_messages:
+        ev = ev.loc[~_is_message(ev["eventName"])]
+    # a categorical column factorizes on its codes: no string is hashed per row
+    codes, uniques = pd.factorize(ev["eventName"], use_na_sentinel=True)
+    labels = np.asarray(uniques, dtype=object)
+    counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+    out: Partial = {
+        "count": pd.Series(counts.astype("int64"), index=pd.Index(labels.astype(str))),
+        "sessions": _distinct_pairs(codes, labels, ev["sessionId"], "sessionId"),
+    }
     if "userId" in ev.columns:
-        frame["userId"] = pd.factorize(ev["userId"], use_na_sentinel=True)[0]
-        frame.loc[frame["userId"] < 0, "userId"] = np.nan
-    frame = frame.dropna(subset=["eventName"])
-    g = frame.groupby("eventName", observed=True)
-    out = pd.DataFrame({"count": g.size(), "sessions": g["sessionId"].nunique()})
-    if "userId" in frame.columns:
-        out["users"] = g["userId"].nunique().astype("Int64")
+        out["users"] = _distinct_pairs(codes, labels, ev["userId"].astype("string"), "userId")
+    return out
+
+
+def _finalize_top_events(p: Partial, *, n: int) -> pd.DataFrame:
+    counts = p["count"]
+    out = pd.DataFrame({"eventName": counts.index.astype(str), "count": counts.to_numpy()})
+    sessions = p["sessions"].groupby("eventName").size()
+    out["sessions"] = sessions.reindex(out["eventName"], fill_value=0).to_numpy(dtype="int64")
+    if "users" in p:
+        users = p["users"].groupby("eventName").size()
+        out["users"] = pd.array(
+            users.reindex(out["eventName"], fill_value=0).to_numpy(), dtype="Int64"
+        )
     else:
-        out["users"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    out = out.reset_index().sort_values(["count", "eventName"], ascending=[False, True])
+        out["users"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out = out.sort_values(["count", "eventName"], ascending=[False, True])
     out = out.head(n).reset_index(drop=True)
     out["eventName"] = out["eventName"].astype("string")
     out["count"] = out["count"].astype("int64")
-    out["sessions"] = out["sessions"].astype("int64")
     return out[["eventName", "count", "sessions", "users"]]
 
 
-@dask_aware
 def funnel(
     events: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -942,62 +1159,91 @@ def funnel(
     if within < pd.Timedelta(0):
         raise ValueError(f"within must not be negative, got {within}")
     _require(events, ("sessionId", "eventName", "start"), "events")
-    # only the steps' events matter: filter before the join
-    wanted = events["eventName"].astype("string").isin(steps).fillna(False).to_numpy(dtype=bool)
-    ev = _events_with_users(events.loc[wanted, ["sessionId", "eventName", "start"]], sessions)
-    # integer user codes and millisecond times (exact even as float64 after merge_asof):
-    # sorting and merge_asof on strings and tz-aware timestamps cost several times more
-    user_codes = pd.factorize(ev["userId"], use_na_sentinel=True)[0]
+    _require(sessions, ("sessionId", "userId"), "sessions")
+    reduction = Reduction(
+        prepare=partial(_funnel_rows, steps=steps),
+        reduce=partial(_reduce_funnel, steps=steps, within_ms=within // pd.Timedelta("1ms")),
+        combine={"reached": added},
+        finalize=partial(_finalize_funnel, steps=steps),
+        columns=(("sessionId", "eventName", "start"), ("sessionId", "userId")),
+        name="funnel",
+    )
+    return run(reduction, events, sessions)
+
+
+def _funnel_rows(
+    events: pd.DataFrame, sessions: pd.DataFrame, *, steps: list[str], part: int
+) -> pd.DataFrame:
+    """The steps' events with their user, time (ms) and place in the table (``order``)."""
+    ev = _events_with_users(_named(events, steps)[["sessionId", "eventName", "start"]], sessions)
     naive = pd.to_datetime(ev["start"], utc=True).dt.tz_localize(None)
-    ev = pd.DataFrame(
+    rows = pd.DataFrame(
         {
-            "userId": user_codes,
+            "userId": ev["userId"].astype("string").array,
             "name": ev["eventName"].astype("string").array,
             "t": naive.to_numpy(dtype="datetime64[ms]").astype("int64"),
-            "known": (user_codes >= 0) & naive.notna().to_numpy(),
+            # partition number, then row: table order across partitions (ties break by it)
+            "order": (np.int64(part) << np.int64(40)) + np.arange(len(ev), dtype="int64"),
         }
     )
-    ev = ev[ev["known"].to_numpy()].drop(columns="known")
-    # one global order by (user, time, table order): "after" means a larger ordinal
-    ev = ev.sort_values(["userId", "t"], kind="stable", ignore_index=True)
+    known = rows["userId"].notna().to_numpy() & naive.notna().to_numpy()
+    return rows[known].reset_index(drop=True)
+
+
+def _reduce_funnel(rows: pd.DataFrame, *, steps: list[str], within_ms: int) -> Partial:
+    """Users reaching each step, from rows holding every step event of their users."""
+    # integer user codes and millisecond times (exact even as float64 after merge_asof):
+    # sorting and merge_asof on strings and tz-aware timestamps cost several times more
+    ev = pd.DataFrame(
+        {
+            "userId": pd.factorize(rows["userId"])[0],
+            "name": rows["name"].array,
+            "t": rows["t"].to_numpy(dtype="int64"),
+            "order": rows["order"].to_numpy(dtype="int64"),
+        }
+    )
+    # one order by (user, time, table order): "after" means a larger position
+    ev = ev.sort_values(["userId", "t", "order"], ignore_index=True)
     ev["pos"] = np.arange(len(ev), dtype="int64")
-    reached = []
     chains = ev.loc[ev["name"] == steps[0], ["userId", "pos", "t"]].rename(columns={"t": "t0"})
-    chains["tk"] = chains["t0"]
-    reached.append(chains["userId"].nunique())
+    reached = [chains["userId"].nunique()]
     for name in steps[1:]:
-        cand = ev.loc[ev["name"] == name, ["userId", "pos", "t"]]
-        if chains.empty or cand.empty:
-            chains = chains.iloc[0:0]
-            reached.append(0)
-            continue
-        # later starts reaching the same position dominate earlier ones (tighter window)
-        chains = chains.sort_values("t0").drop_duplicates("pos", keep="last")
-        chains = chains.sort_values("pos")
-        nxt = pd.merge_asof(
-            chains,
-            cand.rename(columns={"pos": "pos_next", "t": "t_next"}).sort_values("pos_next"),
-            left_on="pos",
-            right_on="pos_next",
-            by="userId",
-            direction="forward",
-            allow_exact_matches=False,
-        ).dropna(subset=["pos_next"])
-        nxt = nxt[nxt["t_next"] - nxt["t0"] <= within / pd.Timedelta(milliseconds=1)]
-        chains = pd.DataFrame(
-            {
-                "userId": nxt["userId"].array,
-                "pos": nxt["pos_next"].to_numpy(dtype="int64"),
-                "t0": nxt["t0"].array,
-                "tk": nxt["t_next"].array,
-            }
-        )
+        chains = _next_step(chains, ev.loc[ev["name"] == name, ["userId", "pos", "t"]], within_ms)
         reached.append(chains["userId"].nunique())
-    users = np.array(reached, dtype="int64")
+    return {"reached": np.array(reached, dtype="int64")}
+
+
+def _next_step(chains: pd.DataFrame, cand: pd.DataFrame, within_ms: int) -> pd.DataFrame:
+    """Chains (userId, pos, t0) extended to the next candidate event within the window."""
+    if chains.empty or cand.empty:
+        return chains.iloc[0:0]
+    # later starts reaching the same position dominate earlier ones (tighter window)
+    chains = chains.sort_values("t0").drop_duplicates("pos", keep="last").sort_values("pos")
+    nxt = pd.merge_asof(
+        chains,
+        cand.rename(columns={"pos": "pos_next", "t": "t_next"}).sort_values("pos_next"),
+        left_on="pos",
+        right_on="pos_next",
+        by="userId",
+        direction="forward",
+        allow_exact_matches=False,
+    ).dropna(subset=["pos_next"])
+    nxt = nxt[nxt["t_next"] - nxt["t0"] <= within_ms]
+    return pd.DataFrame(
+        {
+            "userId": nxt["userId"].array,
+            "pos": nxt["pos_next"].to_numpy(dtype="int64"),
+            "t0": nxt["t0"].array,
+        }
+    )
+
+
+def _finalize_funnel(p: Partial, *, steps: list[str]) -> pd.DataFrame:
+    users = p["reached"]
     first = users[0]
     conversion = users / first if first else np.full(len(users), np.nan)
     prev = np.concatenate([[first], users[:-1]]).astype("float64")
-    drop = np.divide(prev - users, prev, out=np.full(len(users), np.nan), where=prev > 0)
+    drop = _ratio(prev - users, prev)
     drop[0] = 0.0 if first else np.nan
     return pd.DataFrame(
         {
@@ -1012,7 +1258,6 @@ def funnel(
 # --------------------------------------------------------------------------- money
 
 
-@dask_aware
 def revenue(
     events: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -1053,8 +1298,26 @@ def revenue(
     _check_tz(tz)
     if by not in ("session", "event"):
         raise ValueError(f"by must be 'session' or 'event', not {by!r}")
-    _require(events, ("value",), "events")
-    ev = _events_with_users(_named(events, event), sessions, session_start=by == "session")
+    _require(events, ("sessionId", "eventName", "start", "value"), "events")
+    _require(sessions, ("sessionId",), "sessions")
+    _check_user_periods(sessions, tz)
+    reduction = Reduction(
+        reduce=partial(_reduce_revenue, event=event, tz=tz, by=by),
+        combine={"revenue": total, "payers": distinct, "pairs": distinct},
+        finalize=_finalize_revenue,
+        columns=(
+            ("sessionId", "eventName", "start", "value"),
+            ("sessionId", *_SESSION_DAY_COLUMNS),
+        ),
+        name="revenue",
+    )
+    return run(reduction, events, sessions)
+
+
+def _reduce_revenue(
+    events: pd.DataFrame, sessions: pd.DataFrame, *, event: str, tz: TimeZone, by: str
+) -> Partial:
+    ev = _events_with_users(_named(events, [event]), sessions, session_start=by == "session")
     if by == "session":
         offsets = ev["timezoneOffset"] if tz == "local" else None
         when = local_times(ev["sessionStart"], tz, offsets)
@@ -1062,40 +1325,39 @@ def revenue(
         when = _event_times(ev, tz)
     buys = pd.DataFrame(
         {
-            "day": _period_start(when, "D").array,
-            "userId": ev["userId"].array,
+            "day": _period_start(when, "D").astype("datetime64[ns]").array,
+            "userId": ev["userId"].astype("string").array,
             "value": pd.to_numeric(ev["value"], errors="coerce").fillna(0.0).to_numpy(),
         }
     )
-    up = _user_periods(sessions, tz, "D")
-    days = pd.concat([up["period"], buys["day"]]).dropna()
+    return {
+        "revenue": buys.groupby("day")["value"].sum().astype("float64"),
+        "payers": buys[["day", "userId"]].dropna().drop_duplicates(ignore_index=True),
+        "pairs": _user_periods(sessions, tz, "D"),
+    }
+
+
+def _finalize_revenue(p: Partial) -> pd.DataFrame:
+    rev, up = p["revenue"], p["pairs"]
+    days = pd.concat([up["period"], pd.Series(rev.index, dtype="datetime64[ns]")]).dropna()
     if days.empty:
-        return pd.DataFrame(
+        return _empty(
             {
-                "day": pd.Series(dtype="datetime64[ns]"),
-                "revenue": pd.Series(dtype="float64"),
-                "paying_users": pd.Series(dtype="int64"),
-                "active_users": pd.Series(dtype="int64"),
-                "arpdau": pd.Series(dtype="float64"),
-                "arppu": pd.Series(dtype="float64"),
+                "day": "datetime64[ns]",
+                "revenue": "float64",
+                "paying_users": "int64",
+                "active_users": "int64",
+                "arpdau": "float64",
+                "arppu": "float64",
             }
         )
     grid = _period_range(days.min(), days.max(), "D")
     out = _days_frame(grid)
-    out["revenue"] = (
-        buys.groupby("day")["value"].sum().reindex(grid, fill_value=0.0).to_numpy(dtype="float64")
-    )
-    out["paying_users"] = (
-        buys.groupby("day")["userId"].nunique().reindex(grid, fill_value=0).to_numpy(dtype="int64")
-    )
-    out["active_users"] = (
-        up.groupby("period").size().reindex(grid, fill_value=0).to_numpy(dtype="int64")
-    )
-    rev = out["revenue"].to_numpy(dtype="float64")
-    act = out["active_users"].to_numpy(dtype="float64")
-    pay = out["paying_users"].to_numpy(dtype="float64")
-    out["arpdau"] = np.divide(rev, act, out=np.full(len(out), np.nan), where=act > 0)
-    out["arppu"] = np.divide(rev, pay, out=np.full(len(out), np.nan), where=pay > 0)
+    out["revenue"] = rev.reindex(grid, fill_value=0.0).to_numpy(dtype="float64")
+    out["paying_users"] = _per_period(p["payers"], grid, "day")
+    out["active_users"] = _per_period(up, grid)
+    out["arpdau"] = _ratio(out["revenue"].to_numpy(), out["active_users"].to_numpy())
+    out["arppu"] = _ratio(out["revenue"].to_numpy(), out["paying_users"].to_numpy())
     return out
 
 
@@ -1118,6 +1380,7 @@ _EXPERIMENT_COLUMNS = {
     "rpu_lift_low": "float64",
     "rpu_lift_high": "float64",
 }
+_ENTRY_KEYS = ["experimentId", "userId", "variantId"]
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1141,7 +1404,6 @@ def _ratio_interval(
     return a / b - 1, float(np.exp(log_r - z * se) - 1), float(np.exp(log_r + z * se) - 1)
 
 
-@dask_aware
 def experiment_results(
     experiments: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -1192,14 +1454,54 @@ def experiment_results(
     z = _z(confidence)
     _require(experiments, ("experimentId", "sessionId", "variantId"), "experiments")
     _require(sessions, ("sessionId", "userId", "start"), "sessions")
-    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EXPERIMENT_COLUMNS.items()})
+    _require(events, ("sessionId", "eventName", "start", "value"), "events")
+    reduction = Reduction(
+        reduce=partial(_reduce_experiments, event=conversion_event),
+        combine={"entries": earliest(_ENTRY_KEYS, "start"), "buys": stacked},
+        finalize=partial(_finalize_experiments, z=z, control=control),
+        columns=(
+            ("experimentId", "sessionId", "variantId"),
+            ("sessionId", "userId", "start"),
+            ("sessionId", "eventName", "start", "value"),
+        ),
+        name="experiment_results",
+    )
+    return run(reduction, experiments, sessions, events)
+
+
+def _reduce_experiments(
+    experiments: pd.DataFrame, sessions: pd.DataFrame, events: pd.DataFrame, *, event: str
+) -> Partial:
+    """Each (experiment, user, variant)'s first entry, and the conversion events."""
     members = experiments[["experimentId", "sessionId", "variantId"]].merge(
         sessions[["sessionId", "userId", "start"]].drop_duplicates("sessionId"), on="sessionId"
     )
     members = members.dropna(subset=["userId", "start"])
+    entries = pd.DataFrame(
+        {
+            "experimentId": members["experimentId"].to_numpy(dtype="int64"),
+            "userId": members["userId"].astype("string").array,
+            "variantId": members["variantId"].to_numpy(dtype="int64"),
+            "start": members["start"].array,
+        }
+    )
+    ev = _events_with_users(_named(events, [event]), sessions)
+    buys = pd.DataFrame(
+        {
+            "userId": ev["userId"].astype("string").array,
+            "t": ev["start"].array,
+            "value": pd.to_numeric(ev["value"], errors="coerce").fillna(0.0).to_numpy(),
+        }
+    )
+    return {"entries": earliest_rows(entries, _ENTRY_KEYS, "start"), "buys": buys}
+
+
+def _finalize_experiments(
+    p: Partial, *, z: float, control: int | dict[int, int] | None
+) -> pd.DataFrame:
+    members = p["entries"]
     if members.empty:
-        return empty
-    members = members.sort_values("start", kind="stable")
+        return _empty(_EXPERIMENT_COLUMNS)
     variants_per_user = members.groupby(["experimentId", "userId"])["variantId"].nunique()
     if (variants_per_user > 1).any():
         logger.warning(
@@ -1207,18 +1509,8 @@ def experiment_results(
             int((variants_per_user > 1).sum()),
         )
     entry = members.drop_duplicates(["experimentId", "userId"], keep="first")
-    entry = entry[["experimentId", "userId", "variantId", "start"]].rename(
-        columns={"start": "entered"}
-    )
-    ev = _events_with_users(_named(events, conversion_event), sessions)
-    buys = pd.DataFrame(
-        {
-            "userId": ev["userId"].array,
-            "t": ev["start"].array,
-            "value": pd.to_numeric(ev["value"], errors="coerce").fillna(0.0).to_numpy(),
-        }
-    )
-    joined = entry.merge(buys, on="userId", how="left")
+    entry = entry.rename(columns={"start": "entered"})
+    joined = entry.merge(p["buys"], on="userId", how="left")
     after = (joined["t"] >= joined["entered"]).fillna(False).to_numpy(dtype=bool)
     joined["conv"] = after
     joined["rev"] = np.where(after, joined["value"].fillna(0.0).to_numpy(), 0.0)
@@ -1242,16 +1534,25 @@ def experiment_results(
     out["revenue_per_user"] = out["rev_mean"]
     out["rpu_low"] = out["rev_mean"] - z * se_rpu
     out["rpu_high"] = out["rev_mean"] + z * se_rpu
+    out["is_control"], lifts = _lifts(out, z, control)
+    for key, values in lifts.items():
+        out[key] = values
+    return out[list(_EXPERIMENT_COLUMNS)].astype(_EXPERIMENT_COLUMNS).reset_index(drop=True)
+
+
+def _lifts(
+    out: pd.DataFrame, z: float, control: int | dict[int, int] | None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which row is each experiment's control, and every row's lifts against it."""
     # ids go past 2**53: keep them in int64 arrays (a row-wise iterrows would turn them to float)
     exp_ids = out["experimentId"].to_numpy(dtype="int64")
     var_ids = out["variantId"].to_numpy(dtype="int64")
+    n = out["users"].to_numpy(dtype="float64")
     conv_p = out["conversion"].to_numpy(dtype="float64")
     mean = out["rev_mean"].to_numpy(dtype="float64")
     var = out["rev_var"].to_numpy(dtype="float64")
-    result = {c: np.full(len(out), np.nan) for c in ("lift", "lift_low", "lift_high")}
-    result.update(
-        {c: np.full(len(out), np.nan) for c in ("rpu_lift", "rpu_lift_low", "rpu_lift_high")}
-    )
+    keys = ("lift", "lift_low", "lift_high", "rpu_lift", "rpu_lift_low", "rpu_lift_high")
+    result = {c: np.full(len(out), np.nan) for c in keys}
     is_control = np.zeros(len(out), dtype=bool)
     for exp_id in pd.unique(exp_ids):
         rows = np.flatnonzero(exp_ids == exp_id)
@@ -1273,15 +1574,11 @@ def experiment_results(
             p1, p0 = conv_p[i], conv_p[c]
             conv = _ratio_interval(p1, p1 * (1 - p1) / n[i], p0, p0 * (1 - p0) / n[c], z)
             rpu = _ratio_interval(mean[i], var[i] / n[i], mean[c], var[c] / n[c], z)
-            for key, value in zip(result, (*conv, *rpu), strict=True):
+            for key, value in zip(keys, (*conv, *rpu), strict=True):
                 result[key][i] = value
-    out["is_control"] = is_control
-    for key, values in result.items():
-        out[key] = values
-    return out[list(_EXPERIMENT_COLUMNS)].astype(_EXPERIMENT_COLUMNS).reset_index(drop=True)
+    return is_control, result
 
 
-@dask_aware
 def message_stats(events: pd.DataFrame) -> pd.DataFrame:
     """Sends and opens of in-app and push messages, from their event names.
 
@@ -1300,7 +1597,26 @@ def message_stats(events: pd.DataFrame) -> pd.DataFrame:
         (float64: opened / sent; NaN when nothing was sent), most sent first.
     """
     _require(events, ("eventName",), "events")
-    counts = events["eventName"].astype("string").value_counts()
+    reduction = Reduction(
+        reduce=_reduce_message_stats,
+        combine={"names": total},
+        finalize=_finalize_message_stats,
+        columns=(("eventName",),),
+        name="message_stats",
+    )
+    return run(reduction, events)
+
+
+def _reduce_message_stats(events: pd.DataFrame) -> Partial:
+    counts = events["eventName"].value_counts(sort=False)  # per category: no text per row
+    counts = counts[counts.to_numpy() > 0]
+    labels = pd.Index(counts.index.astype(str))
+    keep = np.asarray(labels.str.startswith(".m"), dtype=bool)
+    return {"names": pd.Series(counts.to_numpy(dtype="int64")[keep], index=labels[keep])}
+
+
+def _finalize_message_stats(p: Partial) -> pd.DataFrame:
+    counts = p["names"]
     names = counts.index.to_series().astype(str)
     sent_id = names.str.extract(_SENT_RE, expand=False)
     open_id = names.str.extract(_OPEN_RE, expand=False)
@@ -1317,14 +1633,10 @@ def message_stats(events: pd.DataFrame) -> pd.DataFrame:
             .to_numpy(dtype="int64"),
         }
     )
-    s = out["sent"].to_numpy(dtype="float64")
-    out["open_rate"] = np.divide(
-        out["opened"].to_numpy(dtype="float64"), s, out=np.full(len(out), np.nan), where=s > 0
-    )
+    out["open_rate"] = _ratio(out["opened"].to_numpy(), out["sent"].to_numpy())
     return out.sort_values(["sent", "messageId"], ascending=[False, True], ignore_index=True)
 
 
-@dask_aware
 def breakdown(
     sessions: pd.DataFrame,
     by: str,
@@ -1354,14 +1666,29 @@ def breakdown(
     if metric not in ("users", "sessions"):
         raise ValueError(f"metric must be 'users' or 'sessions', not {metric!r}")
     _require(sessions, (by, "userId"), "sessions")
+    reduction = Reduction(
+        reduce=partial(_reduce_breakdown, by=by, metric=metric),
+        combine={"groups": distinct if metric == "users" else total},
+        finalize=partial(_finalize_breakdown, by=by, metric=metric, top=top),
+        columns=(tuple(dict.fromkeys((by, "userId", "isSession"))),),
+        name="breakdown",
+    )
+    return run(reduction, sessions)
+
+
+def _reduce_breakdown(sessions: pd.DataFrame, *, by: str, metric: str) -> Partial:
     real = _real_sessions(sessions)
     keys = real[by].astype("string").fillna("(unknown)")
-    frame = pd.DataFrame({by: keys.array, "userId": real["userId"].array})
-    if metric == "users":
-        counts = frame.dropna(subset=["userId"]).groupby(by)["userId"].nunique()
-    else:
-        counts = frame.groupby(by).size()
-    counts = counts.sort_values(ascending=False, kind="stable")
+    if metric == "sessions":
+        counts = keys.value_counts(sort=False)
+        return {"groups": pd.Series(counts.to_numpy(dtype="int64"), index=counts.index.astype(str))}
+    frame = pd.DataFrame({by: keys.array, "userId": real["userId"].astype("string").array})
+    return {"groups": frame.dropna(subset=["userId"]).drop_duplicates(ignore_index=True)}
+
+
+def _finalize_breakdown(p: Partial, *, by: str, metric: str, top: int | None) -> pd.DataFrame:
+    groups = p["groups"]
+    counts = groups.groupby(by).size() if metric == "users" else groups
     out = pd.DataFrame({by: counts.index.astype(str), metric: counts.to_numpy(dtype="int64")})
     out = out.sort_values([metric, by], ascending=[False, True], ignore_index=True)
     if top is not None and len(out) > top:
@@ -1369,9 +1696,9 @@ def breakdown(
         out = pd.concat(
             [out.iloc[:top], pd.DataFrame({by: ["(other)"], metric: [rest]})], ignore_index=True
         )
-    total = out[metric].sum()
+    total_count = out[metric].sum()
     out[by] = out[by].astype("string")
     out[metric] = out[metric].astype("int64")
-    out["share"] = out[metric] / total if total else pd.Series(dtype="float64")
+    out["share"] = out[metric] / total_count if total_count else pd.Series(dtype="float64")
     out["share"] = out["share"].astype("float64")
     return out

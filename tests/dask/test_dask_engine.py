@@ -98,10 +98,10 @@ def _graph_names(frame: Any) -> set[str]:
 
 def test_aligned_tables_join_without_a_shuffle(dask_tables: lde.DaskTables) -> None:
     events, sessions = dask_tables.events, dask_tables.sessions
-    aligned = impl._purchases(events, sessions, "Purchase", "utc")
+    aligned = impl.co_partitioned(events, sessions)[0]
     assert not any("shuffle" in name for name in _graph_names(aligned))
     # after a filter the engine cannot know the partitions still line up: it shuffles
-    filtered = impl._purchases(events, sessions[sessions["userBucket"] < 500], "Purchase", "utc")
+    filtered = impl.co_partitioned(events, sessions[sessions["userBucket"] < 500])[0]
     assert any("shuffle" in name for name in _graph_names(filtered))
 
 
@@ -219,7 +219,7 @@ def test_metrics_on_frames_that_lost_alignment(
     ds = dask_tables.sessions
     p_sub = ps[ps["userBucket"] < 600].reset_index(drop=True)
     d_sub = ds[ds["userBucket"] < 600]
-    assert not impl._aligned(d_sub, dask_tables.events)
+    assert not impl.aligned(d_sub, dask_tables.events)
     pe, de = pandas_tables.events, dask_tables.events
     pd.testing.assert_frame_equal(lde.revenue(de, d_sub), metrics.revenue(pe, p_sub))
     pd.testing.assert_frame_equal(lde.funnel(de, d_sub, FUNNEL), metrics.funnel(pe, p_sub, FUNNEL))
