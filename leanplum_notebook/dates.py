@@ -15,6 +15,7 @@ from leanplum_notebook.errors import ValidationError
 
 __all__ = [
     "PACIFIC",
+    "PACIFIC_NAME",
     "PROVISIONAL_DAYS",
     "WINDOW_DAYS",
     "day_range",
@@ -25,26 +26,37 @@ __all__ = [
     "parse_day",
 ]
 
-PACIFIC = ZoneInfo("America/Los_Angeles")
+#: The IANA name of the export's calendar (for pyarrow and DuckDB, which take names).
+PACIFIC_NAME = "America/Los_Angeles"
+#: The export's calendar: the API's days, the quota's reset and the cache's days are Pacific.
+PACIFIC = ZoneInfo(PACIFIC_NAME)
 #: Sessions may arrive up to 8 days late: a day this young (or younger) is provisional.
 PROVISIONAL_DAYS = 8
 #: The API refuses data older than 60 days.
 WINDOW_DAYS = 60
 
-_DAY_RE = re.compile(r"^\d{8}$")
+_DAY_RE = re.compile(r"^(\d{8}|\d{4}-\d{2}-\d{2})$")
+_EXPECTED = "a date, 'YYYYmmdd' or 'YYYY-mm-dd' text"
 
 
 def parse_day(value: object, argument: str) -> date:
-    """Parse a Pacific calendar day given as ``YYYYmmdd`` text or a ``date``.
+    """Parse a Pacific calendar day: the one day parser of the package.
+
+    Accepts a ``date``, ``YYYYmmdd`` or ``YYYY-mm-dd`` text, and a naive ``datetime`` (or
+    ``pandas.Timestamp``) at midnight, as ``pandas.date_range`` gives. A datetime with a time
+    of day or a time zone is refused: which Pacific day it means would be a guess.
 
     Raises
     ------
     ValidationError
-        Naming ``argument`` when the value is neither.
+        Naming ``argument`` when the value is none of these.
     """
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == datetime.min.time():
+            return value.date()
         raise ValidationError(
-            argument, f"expected a date or 'YYYYmmdd' text, got a datetime ({value!r})"
+            argument,
+            f"expected {_EXPECTED}, got a datetime with a time or time zone ({value!r})",
         )
     if isinstance(value, date):
         return value
@@ -52,13 +64,11 @@ def parse_day(value: object, argument: str) -> date:
         text = value.strip()
         if _DAY_RE.match(text):
             try:
-                return datetime.strptime(text, "%Y%m%d").date()
+                return datetime.strptime(text.replace("-", ""), "%Y%m%d").date()
             except ValueError:
                 pass
-        raise ValidationError(argument, f"expected 'YYYYmmdd' text, got {value!r}")
-    raise ValidationError(
-        argument, f"expected a date or 'YYYYmmdd' text, got {type(value).__name__}"
-    )
+        raise ValidationError(argument, f"expected {_EXPECTED}, got {value!r}")
+    raise ValidationError(argument, f"expected {_EXPECTED}, got {type(value).__name__}")
 
 
 def format_day(day: date) -> str:

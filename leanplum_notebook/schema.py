@@ -23,6 +23,7 @@ Pure data; importing it does no I/O.
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal
 
 LogicalType = Literal[
@@ -139,6 +140,16 @@ CSV_FILE_KINDS: Final[dict[str, str]] = {
     "user_attributes": "userattributes",
     "experiments": "experiments",
 }
+
+# Export file names (spec 3): the one definition of them, for the loaders and the Dask
+# reader. A manifest (``...-output-manifest``) or a partial download matches neither.
+#: A JSON-lines export file: ``<stem>-output-<shard>``, optionally ``.gz``.
+JSON_FILE: Final = re.compile(r"(?P<stem>.+)-output-(?P<shard>[0-9]+)(?:\.gz)?")
+#: A CSV export file: ``<stem>-output<kind>-<shard>``, ``kind`` a value of CSV_FILE_KINDS.
+CSV_FILE: Final = re.compile(
+    r"(?P<stem>.+)-output(?P<kind>" + "|".join(CSV_FILE_KINDS.values()) + r")-(?P<shard>[0-9]+)"
+    r"(?:\.gz)?"
+)
 
 #: Key columns of each table (spec 5.2). ``event_parameters`` rows are keyed by
 #: (eventId, name); a repeated eventId inside a session makes that key ambiguous, as in

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.dataframe as dd
@@ -56,6 +56,7 @@ from leanplum_notebook.dask.read import (
     unit_session_ids,
 )
 from leanplum_notebook.engines import is_dask
+from leanplum_notebook.load import select
 from leanplum_notebook.load.tables import TableSet
 
 __all__ = [
@@ -75,7 +76,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TimeZone = Literal["pacific", "utc", "local"]
 
 #: Expression name of every table frame made by load_dask -> token of its unit list. Two
 #: frames with the same token have partitions that hold the same sessions.
@@ -216,10 +216,10 @@ def _local_units(
     on_bad_line: str,
 ) -> tuple[list[Unit], list[tuple[int, int]]]:
     """Units of a local source, and each unit's rank for deduplication (lower wins)."""
-    from leanplum_notebook.load.loader import _intersect, _resolve_source
+    from leanplum_notebook.load.loader import resolve_source
     from leanplum_notebook.models import ExportPart
 
-    parts = _resolve_source(source)
+    parts = resolve_source(source)
     if use_parquet:
         if hasattr(source, "parts") and not isinstance(source, (list, tuple)):
             source = list(source.parts)
@@ -235,7 +235,7 @@ def _local_units(
     units: list[Unit] = []
     ranks: list[tuple[int, int]] = []
     for index, part in enumerate(parts):
-        wanted = _intersect(days, part.days)
+        wanted = select.intersect(days, part.days)
         part_days = tuple(sorted(wanted)) if wanted is not None else None
         if use_parquet and part.cache_dir is not None:
             fs, folder = filesystem(str(part.cache_dir), {})
@@ -378,11 +378,10 @@ def load_dask(
         A bad argument, before anything is read.
     """
     from leanplum_notebook.errors import ValidationError
-    from leanplum_notebook.load.loader import _check_columns, _check_days, _check_tables
 
-    table_names = _check_tables(tables)
-    column_names = _check_columns(columns, table_names)
-    wanted_days = _check_days(days)
+    table_names = select.check_tables(tables)
+    column_names = select.check_columns(columns, table_names)
+    wanted_days = select.check_days(days)
     for name, value in (
         ("sessions_per_partition", sessions_per_partition),
         ("batch_sessions", batch_sessions),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -37,25 +36,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from leanplum_notebook import schema
+from leanplum_notebook import dates, schema
 from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS
+from leanplum_notebook.load.select import session_mask
 
 logger = logging.getLogger(__name__)
 
-PACIFIC = "America/Los_Angeles"
 META_NAME = "meta.json"
 
 UnitKind = Literal["parquet", "json", "csv"]
-
-_JSON_FILE = re.compile(r".+-output-[0-9]+(?:\.gz)?")
-_CSV_FILE = re.compile(
-    r".+-output(?:sessions|states|events|eventparameters|userattributes|experiments)"
-    r"-[0-9]+(?:\.gz)?"
-)
-_CSV_STEM = re.compile(
-    r"(?P<stem>.+)-output(?:sessions|states|events|eventparameters|userattributes|experiments)"
-    r"-[0-9]+(?:\.gz)?"
-)
 
 
 @dataclass(frozen=True)
@@ -183,14 +172,13 @@ def _inside(days: tuple[date, ...], bounds: list[Any]) -> bool:
     Then the unit needs no day filter (the usual case: a job holds exactly its days).
     """
     from datetime import datetime, time, timedelta
-    from zoneinfo import ZoneInfo
 
     if not days or any(b is None for b in bounds):
         return False
     first, last = min(days), max(days)
     if len(set(days)) != (last - first).days + 1:
         return False  # not one contiguous range: min/max cannot prove it
-    zone = ZoneInfo(PACIFIC)
+    zone = dates.PACIFIC
     begin = datetime.combine(first, time(), zone)
     end = datetime.combine(last + timedelta(days=1), time(), zone)
     try:
@@ -239,9 +227,9 @@ def parquet_units(
 
 def classify(name: str) -> Literal["json", "csv"] | None:
     """Raw export file kind from its name (manifests and partial downloads are None)."""
-    if _JSON_FILE.fullmatch(name):
+    if schema.JSON_FILE.fullmatch(name):
         return "json"
-    if _CSV_FILE.fullmatch(name):
+    if schema.CSV_FILE.fullmatch(name):
         return "csv"
     return None
 
@@ -256,7 +244,7 @@ def raw_units(files: Sequence[str], *, days: tuple[date, ...] | None) -> list[Un
         if kind == "json":
             units.append(Unit("json", (path,), None, days))
         elif kind == "csv":
-            match = _CSV_STEM.fullmatch(name)
+            match = schema.CSV_FILE.fullmatch(name)
             assert match is not None  # classify() matched the same pattern
             csv_jobs.setdefault(match["stem"], []).append(path)
     for stem in sorted(csv_jobs):
@@ -346,21 +334,6 @@ def sort_categories(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _key_column(table: str) -> str:
     return PARAM_SESSION if table == "event_parameters" else "sessionId"
-
-
-def _pacific_days(start: pa.ChunkedArray | pa.Array) -> Any:
-    local = pc.local_timestamp(start.cast(pa.timestamp("ms", tz=PACIFIC)))
-    return local.cast(pa.date32())
-
-
-def session_mask(sessions: pa.Table, days: tuple[date, ...]) -> pa.Array:
-    """Sessions to keep: start on one of ``days`` (a session without a start is kept).
-
-    The same rule as the pandas loader's day filter.
-    """
-    start = sessions.column("start")
-    on_day = pc.is_in(_pacific_days(start), value_set=pa.array(sorted(days), pa.date32()))
-    return pc.fill_null(pc.or_kleene(on_day, pc.is_null(start)), False)
 
 
 def child_mask(keys: pa.ChunkedArray, kept: pa.Array, every: pa.Array) -> pa.Array:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -246,15 +245,9 @@ class CsvFileReader:
         return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMAS[self.table])
 
 
-_CSV_FILE = re.compile(
-    r"(?P<stem>.+)-output(?P<kind>sessions|states|events|eventparameters|userattributes"
-    r"|experiments)-(?P<shard>[0-9]+)(?:\.gz)?"
-)
-
-
 def csv_kind(path: Path) -> tuple[str, str, int] | None:
     """Return (stem, table, shard) for a CSV export file name, else None."""
-    match = _CSV_FILE.fullmatch(path.name)
+    match = schema.CSV_FILE.fullmatch(path.name)
     if match is None:
         return None
     return match["stem"], KIND_TO_TABLE[match["kind"]], int(match["shard"])

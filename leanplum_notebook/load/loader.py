@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,9 +47,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leanplum_notebook import schema
+from leanplum_notebook import engines, schema
 from leanplum_notebook.errors import ValidationError
-from leanplum_notebook.load import json_fast
+from leanplum_notebook.load import json_fast, select
 from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS, LoadError
 from leanplum_notebook.load.csv import csv_kind, iter_csv_part
 from leanplum_notebook.load.json_exact import FileStats, iter_json_batches
@@ -67,8 +67,6 @@ __all__ = ["LoadError", "LoadReport", "SessionCountMismatch", "Tables", "load", 
 
 logger = logging.getLogger(__name__)
 
-PACIFIC = "America/Los_Angeles"
-_JSON_FILE = re.compile(r"(?P<stem>.+)-output-(?P<shard>[0-9]+)(?:\.gz)?")
 _CHILD_TABLES = ("states", "events", "event_parameters", "user_attributes", "experiments")
 
 
@@ -194,7 +192,7 @@ class Tables(TableSet[pd.DataFrame]):
 
 
 @dataclass
-class _Part:
+class SourcePart:
     files: tuple[Path, ...]
     format: str
     days: frozenset[date] | None
@@ -202,69 +200,6 @@ class _Part:
     job_id: str
     cache_dir: Path | None
     recency: tuple[float, int]
-
-
-def _parse_day(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        for fmt in ("%Y%m%d", "%Y-%m-%d"):
-            try:
-                return datetime.strptime(value, fmt).date()
-            except ValueError:
-                pass
-    raise ValidationError("days", f"{value!r} is not a date (date, 'YYYYmmdd' or 'YYYY-mm-dd')")
-
-
-def _check_days(days: Any) -> frozenset[date] | None:
-    if days is None:
-        return None
-    if isinstance(days, (str, date)):
-        return frozenset({_parse_day(days)})
-    if not isinstance(days, Iterable):
-        raise ValidationError("days", f"expected a date or dates, not {type(days).__name__}")
-    return frozenset(_parse_day(day) for day in days)
-
-
-def _check_tables(tables: Any) -> list[str]:
-    if tables is None:
-        return list(schema.TABLES)
-    names = [tables] if isinstance(tables, str) else list(tables)
-    unknown = [name for name in names if name not in schema.TABLES]
-    if unknown or not names:
-        raise ValidationError(
-            "tables", f"unknown table(s) {unknown}; expected some of {list(schema.TABLES)}"
-        )
-    return [name for name in schema.TABLES if name in names]
-
-
-def _check_columns(columns: Any, tables: list[str]) -> dict[str, list[str]]:
-    if columns is None:
-        return {name: list(schema.TABLES[name]) for name in tables}
-    if isinstance(columns, Mapping):
-        out = {name: list(schema.TABLES[name]) for name in tables}
-        for table, cols in columns.items():
-            if table not in schema.TABLES:
-                raise ValidationError("columns", f"unknown table {table!r}")
-            if table not in tables:
-                raise ValidationError("columns", f"table {table!r} is not in tables={tables}")
-            cols = [cols] if isinstance(cols, str) else list(cols)
-            bad = [c for c in cols if c not in schema.TABLES[table]]
-            if bad:
-                raise ValidationError(
-                    "columns",
-                    f"{table} has no column(s) {bad}; its columns are {list(schema.TABLES[table])}",
-                )
-            out[table] = cols
-        return out
-    cols = [columns] if isinstance(columns, str) else list(columns)
-    known = {c for name in tables for c in schema.TABLES[name]}
-    bad = [c for c in cols if c not in known]
-    if bad:
-        raise ValidationError("columns", f"no loaded table has column(s) {bad}")
-    return {name: [c for c in cols if c in schema.TABLES[name]] for name in tables}
 
 
 def _entry_recency(entry_dir: Path) -> float | None:
@@ -281,7 +216,7 @@ def _entry_recency(entry_dir: Path) -> float | None:
 
 def _file_format(path: Path) -> tuple[str, str] | None:
     """Return (format, stem) from an export file name, or None."""
-    match = _JSON_FILE.fullmatch(path.name)
+    match = schema.JSON_FILE.fullmatch(path.name)
     if match is not None:
         return "json", match["stem"]
     info = csv_kind(path)
@@ -290,7 +225,7 @@ def _file_format(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _parts_from_files(files: Sequence[Path], *, from_folder: Path | None) -> list[_Part]:
+def _parts_from_files(files: Sequence[Path], *, from_folder: Path | None) -> list[SourcePart]:
     groups: dict[tuple[Path, str, str], list[Path]] = {}
     for path in files:
         kind = _file_format(path)
@@ -313,7 +248,7 @@ def _parts_from_files(files: Sequence[Path], *, from_folder: Path | None) -> lis
     for (parent, fmt, stem), paths in groups.items():
         recency = max(path.stat().st_mtime for path in paths)
         parts.append(
-            _Part(
+            SourcePart(
                 files=tuple(sorted(paths, key=_shard_key)),
                 format=fmt,
                 days=None,
@@ -335,7 +270,7 @@ def _shard_key(path: Path) -> tuple[str, int]:
     return kind, int(digits.group(1)) if digits else 0
 
 
-def _parts_from_export_parts(items: Sequence[ExportPart]) -> list[_Part]:
+def _parts_from_export_parts(items: Sequence[ExportPart]) -> list[SourcePart]:
     parts = []
     for index, item in enumerate(items):
         if item.format not in ("json", "csv"):
@@ -346,7 +281,7 @@ def _parts_from_export_parts(items: Sequence[ExportPart]) -> list[_Part]:
             raise ValidationError("source", f"part {item.job_id!r} misses files {missing}")
         recency = _entry_recency(Path(item.entry_dir))
         parts.append(
-            _Part(
+            SourcePart(
                 files=tuple(sorted(files, key=_shard_key)),
                 format=item.format,
                 # An empty days tuple means the part does not restrict days.
@@ -360,7 +295,7 @@ def _parts_from_export_parts(items: Sequence[ExportPart]) -> list[_Part]:
     return parts
 
 
-def _resolve_source(source: Any) -> list[_Part]:
+def resolve_source(source: Any) -> list[SourcePart]:
     if isinstance(source, ExportPart):
         return _parts_from_export_parts([source])
     if isinstance(source, (str, os.PathLike)):
@@ -378,7 +313,7 @@ def _resolve_source(source: Any) -> list[_Part]:
             raise ValidationError("source", f"no such file or folder: {path}")
         return _parts_from_files([path], from_folder=None)
     if hasattr(source, "parts") and not isinstance(source, (list, tuple)):
-        return _resolve_source(list(source.parts))
+        return resolve_source(list(source.parts))
     if isinstance(source, Iterable):
         items = list(source)
         if not items:
@@ -399,7 +334,7 @@ def _resolve_source(source: Any) -> list[_Part]:
 
 
 @dataclass
-class _PartStats:
+class SourcePartStats:
     sessions_read: int = 0
     bad_lines: int = 0
     duplicates: int = 0
@@ -414,7 +349,7 @@ class _PartStats:
         }
 
     @classmethod
-    def from_meta(cls, meta: Mapping[str, Any]) -> _PartStats:
+    def from_meta(cls, meta: Mapping[str, Any]) -> SourcePartStats:
         return cls(
             sessions_read=int(meta.get("sessions_read", 0)),
             bad_lines=int(meta.get("bad_lines_skipped", 0)),
@@ -424,13 +359,13 @@ class _PartStats:
 
 
 def _parse_part(
-    part: _Part,
+    part: SourcePart,
     sink: MemorySink | ParquetSink,
     *,
     on_bad_line: str,
     batch_sessions: int,
     bar: Any,
-) -> _PartStats:
+) -> SourcePartStats:
     file_stats: dict[Path, FileStats] = {}
 
     def stats_for(path: Path) -> FileStats:
@@ -456,7 +391,7 @@ def _parse_part(
             part.files, on_bad_line=on_bad_line, stats_for=stats_for, on_bytes=on_bytes
         ):
             sink.write(name, data)
-    total = _PartStats()
+    total = SourcePartStats()
     for stats in file_stats.values():
         total.sessions_read += stats.sessions
         total.bad_lines += stats.bad_lines
@@ -547,7 +482,7 @@ class _Loader:
             wanted.add("sessionId")
         return [c for c in STORED_KINDS[table] if c in wanted]
 
-    def prepare(self, parts: list[_Part]) -> list[_Stored]:
+    def prepare(self, parts: list[SourcePart]) -> list[_Stored]:
         """Make sure every part has stored tables (parse what is not cached)."""
         cached: dict[int, dict[str, Any]] = {}
         if self.use_parquet:
@@ -572,14 +507,14 @@ class _Loader:
         # collector only costs time here (5-25 % measured).
         gc.disable()
         try:
-            parsed: dict[int, tuple[_PartStats, _Stored]] = {}
+            parsed: dict[int, tuple[SourcePartStats, _Stored]] = {}
             fast = [index for index in to_parse if parts[index].format == "json"]
             if fast and self.parser == "auto" and json_fast.available():
                 parsed = self._parse_fast(parts, fast, bar)
             out = []
             for index, part in enumerate(parts):
                 if index in cached:
-                    stats = _PartStats.from_meta(cached[index])
+                    stats = SourcePartStats.from_meta(cached[index])
                     logger.info("%s: reading the Parquet cache %s", part.job_id, part.cache_dir)
                     out.append(_Stored(part.cache_dir, None))
                     self.report.parts_cached += 1
@@ -595,7 +530,7 @@ class _Loader:
             if bar is not None:
                 bar.close()
 
-    def _new_sink(self, part: _Part) -> MemorySink | ParquetSink:
+    def _new_sink(self, part: SourcePart) -> MemorySink | ParquetSink:
         if self.use_parquet and part.cache_dir is not None:
             try:
                 return ParquetSink(part.cache_dir)
@@ -608,15 +543,15 @@ class _Loader:
         return MemorySink()
 
     def _parse_fast(
-        self, parts: list[_Part], indexes: list[int], bar: Any
-    ) -> dict[int, tuple[_PartStats, _Stored]]:
+        self, parts: list[SourcePart], indexes: list[int], bar: Any
+    ) -> dict[int, tuple[SourcePartStats, _Stored]]:
         """Parse JSON parts with DuckDB (``json_fast``), one after the other without a
         pause; return the parts read. The others (``PartUnsupported``) need the Python path,
         which reads them again and gives the exact error or skip."""
         sinks: dict[int, MemorySink | ParquetSink] = {}
-        stats: dict[int, _PartStats] = {}
+        stats: dict[int, SourcePartStats] = {}
         reported: dict[int, int] = {}  # bytes shown on the progress bar, per part
-        done: dict[int, tuple[_PartStats, _Stored]] = {}
+        done: dict[int, tuple[SourcePartStats, _Stored]] = {}
         groups = [parts[index].files for index in indexes]
         try:
             for event in json_fast.iter_parts(groups, batch_sessions=self.batch_sessions):
@@ -639,7 +574,7 @@ class _Loader:
                 if index not in sinks:
                     logger.info("%s: parsing %d json file(s)", part.job_id, len(part.files))
                     sinks[index] = self._new_sink(part)
-                    stats[index] = _PartStats()
+                    stats[index] = SourcePartStats()
                 if isinstance(event, json_fast.Batch):
                     for name, data in event.tables.items():
                         sinks[index].write(name, data)
@@ -658,7 +593,7 @@ class _Loader:
                 _abort(sink)
         return done
 
-    def _parse(self, part: _Part, bar: Any) -> tuple[_PartStats, _Stored]:
+    def _parse(self, part: SourcePart, bar: Any) -> tuple[SourcePartStats, _Stored]:
         """Parse one part with the Python parsers (JSON: orjson per line; CSV: pyarrow)."""
         logger.info("%s: parsing %d %s file(s)", part.job_id, len(part.files), part.format)
         sink = self._new_sink(part)
@@ -675,7 +610,9 @@ class _Loader:
             raise
         return stats, self._commit(part, sink, stats)
 
-    def _commit(self, part: _Part, sink: MemorySink | ParquetSink, stats: _PartStats) -> _Stored:
+    def _commit(
+        self, part: SourcePart, sink: MemorySink | ParquetSink, stats: SourcePartStats
+    ) -> _Stored:
         if isinstance(sink, ParquetSink):
             try:
                 sink.commit(
@@ -692,7 +629,7 @@ class _Loader:
             return _Stored(part.cache_dir, None)
         return _Stored(None, sink.tables())
 
-    def _account(self, part: _Part, stats: _PartStats) -> None:
+    def _account(self, part: SourcePart, stats: SourcePartStats) -> None:
         report = self.report
         report.files.extend(part.files)
         report.sessions_read += stats.sessions_read
@@ -719,7 +656,7 @@ class _Loader:
                     part.num_sessions,
                 )
 
-    def frames(self, parts: list[_Part], stored: list[_Stored]) -> dict[str, pd.DataFrame]:
+    def frames(self, parts: list[SourcePart], stored: list[_Stored]) -> dict[str, pd.DataFrame]:
         """Read, filter and convert the tables one at a time (bounds the peak memory)."""
         with ThreadPoolExecutor(max_workers=_READERS) as pool:
             # The parts' files of one table are read side by side (pyarrow releases the GIL;
@@ -781,13 +718,8 @@ def _system_memory_pool() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
-def _pacific_days(start: pa.ChunkedArray) -> pa.ChunkedArray:
-    local = pc.local_timestamp(start.cast(pa.timestamp("ms", tz=PACIFIC)))
-    return local.cast(pa.date32())
-
-
 def _filters(
-    parts: list[_Part],
+    parts: list[SourcePart],
     sessions: list[pa.Table],
     days: frozenset[date] | None,
     report: LoadReport,
@@ -799,15 +731,10 @@ def _filters(
     for index in order:
         table = sessions[index]
         keep = np.ones(len(ids[index]), dtype=bool)
-        wanted_days = _intersect(days, parts[index].days)
+        wanted_days = select.intersect(days, parts[index].days)
         if wanted_days is not None and len(keep):
-            start = table.column("start")
-            on_day = pc.is_in(
-                _pacific_days(start), value_set=pa.array(sorted(wanted_days), pa.date32())
-            )
-            # A session without a start cannot be placed on a day: keep it.
-            on_day = pc.or_kleene(on_day, pc.is_null(start))
-            keep = on_day.to_numpy(zero_copy_only=False).astype(bool)
+            mask = select.session_mask(table, wanted_days)
+            keep = mask.to_numpy(zero_copy_only=False).astype(bool)
             report.sessions_outside_days += int((~keep).sum())
         on_days[index] = keep
     duplicates: dict[int, np.ndarray] = {}
@@ -841,14 +768,6 @@ def _filters(
         )
         sessions[index] = sessions[index].filter(pa.array(keep))
     return filters
-
-
-def _intersect(a: frozenset[date] | None, b: frozenset[date] | None) -> frozenset[date] | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a & b
 
 
 # ---------------------------------------------------------------------------------------
@@ -1007,10 +926,8 @@ def load(
         A malformed line or row with ``on_bad_line="error"``.
     """
     if engine == "dask":
-        # Imported here so that the pandas path never imports Dask.
-        from leanplum_notebook.dask.engine import load_dask
-
-        return load_dask(  # type: ignore[return-value]  # documented: DaskTables
+        # looked up by name: the pandas path never imports Dask
+        return engines.engine("dask").load_dask(
             source,
             tables=tables,
             columns=columns,
@@ -1031,10 +948,10 @@ def load(
         or (batch_sessions < 1)
     ):
         raise ValidationError("batch_sessions", f"expected a positive int, not {batch_sessions!r}")
-    table_names = _check_tables(tables)
-    column_names = _check_columns(columns, table_names)
-    wanted_days = _check_days(days)
-    parts = _resolve_source(source)
+    table_names = select.check_tables(tables)
+    column_names = select.check_columns(columns, table_names)
+    wanted_days = select.check_days(days)
+    parts = resolve_source(source)
 
     loader = _Loader(
         tables=table_names,

@@ -28,9 +28,8 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from leanplum_notebook.dates import format_day, parse_day
+from leanplum_notebook.dates import PACIFIC, format_day, parse_day
 from leanplum_notebook.errors import LeanplumError, ValidationError
 
 if TYPE_CHECKING:
@@ -43,7 +42,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_DAYS = 28
 DEFAULT_LAG_DAYS = 2
 
-_PACIFIC = ZoneInfo("America/Los_Angeles")
 # Environment variables that may hold secrets the report must never contain.
 _SECRET_ENV = ("LEANPLUM_EXPORT_KEY", "LEANPLUM_S3_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
 # Secrets shorter than this are not scanned for: they would match by chance.
@@ -79,7 +77,7 @@ def default_range(today: date | None = None) -> tuple[str, str]:
         ``(start, end)`` as ``YYYYmmdd`` text.
     """
     if today is None:
-        today = datetime.now(_PACIFIC).date()
+        today = datetime.now(PACIFIC).date()
     end = today - timedelta(days=DEFAULT_LAG_DAYS)
     start = end - timedelta(days=DEFAULT_DAYS - 1)
     return start.strftime("%Y%m%d"), end.strftime("%Y%m%d")

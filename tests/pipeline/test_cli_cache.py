@@ -73,8 +73,8 @@ def test_cli_export_quota_cache(
     out = capsys.readouterr().out
     assert out.count("final") == 3 and sim.app_id[:24] in out
 
-    assert cli.main(["export", "2026-01-01", *common]) == 1
-    assert "start: expected 'YYYYmmdd'" in capsys.readouterr().err
+    assert cli.main(["export", "2026-13-01", *common]) == 1
+    assert "start: expected a date, 'YYYYmmdd' or 'YYYY-mm-dd'" in capsys.readouterr().err
 
     assert cli.main(["cache", "clear", "--before", d1, *common]) == 0
     assert "removed 2 cached day(s)" in capsys.readouterr().out

@@ -58,7 +58,7 @@ def test_second_fetch_spends_nothing_and_overlap_spends_one(harness: Any) -> Non
 def test_bad_input_spends_nothing(harness: Any, tmp_path: Path) -> None:
     h = harness()
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"start": "2026-06-01"}, "start"),
+        ({"start": "2026-06-31"}, "start"),
         ({"start": "20260605", "end": "20260601"}, "end"),
         ({"start": "20260601", "end": "20260620"}, "end"),  # future
         ({"start": "20260401"}, "start"),  # 75 days ago, not cached

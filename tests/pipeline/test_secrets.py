@@ -11,6 +11,7 @@ import pytest
 
 from leanplum_notebook import cli, errors
 from leanplum_notebook.api.client import Client
+from leanplum_notebook.dates import pacific_day
 from leanplum_notebook.export import fetch, plan
 from leanplum_notebook.settings import Settings
 from leanplum_notebook.simulator import AppConfig, FaultConfig, SimClock
@@ -87,7 +88,8 @@ def test_key_found_nowhere(
     monkeypatch.setenv("LEANPLUM_APP_ID", APP)
     monkeypatch.setenv("LEANPLUM_API_URL", live.api_url)
     monkeypatch.setenv("LEANPLUM_CACHE_DIR", str(cache_dir))
-    day = live.clock.now_datetime().date().strftime("%Y%m%d")
+    # the Pacific day: the UTC date is already tomorrow in the evening, Pacific time
+    day = pacific_day(live.clock.now()).strftime("%Y%m%d")
     assert cli.main(["-vv", "export", day, "--no-progress"]) == 0
     assert cli.main(["quota"]) == 0
     assert cli.main(["cache", "list"]) == 0

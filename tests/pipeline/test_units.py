@@ -29,12 +29,17 @@ NOW = datetime(2026, 6, 15, 20, 0, tzinfo=timezone.utc).timestamp()
 def test_parse_day_accepts_text_and_dates_and_names_the_argument() -> None:
     assert dates.parse_day("20260601", "start") == date(2026, 6, 1)
     assert dates.parse_day(date(2026, 6, 1), "start") == date(2026, 6, 1)
-    for bad in ("2026-06-01", "20261301", "2026061", 20260601, None):
+    # one parser for the API and the loader: dashed text and midnight timestamps too
+    assert dates.parse_day("2026-06-01", "start") == date(2026, 6, 1)
+    assert dates.parse_day(datetime(2026, 6, 1), "start") == date(2026, 6, 1)
+    for bad in ("2026-6-01", "20261301", "2026-13-01", "2026061", 20260601, None):
         with pytest.raises(errors.ValidationError, match=r"^end:") as info:
             dates.parse_day(bad, "end")
         assert info.value.argument == "end"
-    with pytest.raises(errors.ValidationError, match="datetime"):
-        dates.parse_day(datetime(2026, 6, 1), "start")
+    # a time of day or a zone leaves the Pacific day to a guess
+    for moment in (datetime(2026, 6, 1, 12), datetime(2026, 6, 1, tzinfo=timezone.utc)):
+        with pytest.raises(errors.ValidationError, match="datetime"):
+            dates.parse_day(moment, "start")
 
 
 def test_pacific_day_and_midnight_follow_dst() -> None:
