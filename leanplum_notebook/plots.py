@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, cast
 
 import matplotlib as mpl
@@ -852,6 +852,26 @@ _EXPERIMENT_METRICS = {
 
 
 @_styled
+def _variant_labels(
+    exp_ids: np.ndarray,
+    var_ids: np.ndarray,
+    controls: np.ndarray,
+    names: Mapping[int, str],
+    short_ids: bool,
+    wrap: int | None,
+) -> list[str]:
+    """``<experiment> · <variant>`` per row, named from ``names`` or by (short) id."""
+    exp_text = _id_texts(exp_ids, short_ids)
+    var_text = _id_texts(var_ids, short_ids)
+    labels = []
+    for i in range(len(exp_ids)):
+        exp = names.get(int(exp_ids[i]), f"exp {exp_text[int(exp_ids[i])]}")
+        var = names.get(int(var_ids[i]), f"var {var_text[int(var_ids[i])]}")
+        text = f"{exp} · {var}" + (" (control)" if controls[i] else "")
+        labels.append(textwrap.fill(text, wrap, break_on_hyphens=False) if wrap else text)
+    return labels
+
+
 def plot_experiment(
     data: pd.DataFrame,
     *,
@@ -948,15 +968,7 @@ def plot_experiment(
             markersize=6,
             **kw,
         )
-    names = names or {}
-    exp_text = _id_texts(exp_ids, short_ids)
-    var_text = _id_texts(var_ids, short_ids)
-    labels = []
-    for i in range(n_rows):
-        exp = names.get(int(exp_ids[i]), f"exp {exp_text[int(exp_ids[i])]}")
-        var = names.get(int(var_ids[i]), f"var {var_text[int(var_ids[i])]}")
-        text = f"{exp} · {var}" + (" (control)" if controls[i] else "")
-        labels.append(textwrap.fill(text, wrap, break_on_hyphens=False) if wrap else text)
+    labels = _variant_labels(exp_ids, var_ids, controls, names or {}, short_ids, wrap)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     if metric in ("lift", "rpu_lift"):

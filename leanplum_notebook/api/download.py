@@ -257,6 +257,58 @@ def _download_one(
     raise DownloadError(f"{path.name}: still incomplete after {attempts} attempts ({last_error})")
 
 
+def _confirm_sizes(
+    urls: Sequence[str],
+    paths: Sequence[Path],
+    sizes: list[int],
+    expected_bytes: int | None,
+    *,
+    session: requests.Session,
+    timeout: tuple[float, float],
+    advance: Callable[[int], None],
+    attempts: int,
+    sleep: Callable[[float], None],
+) -> tuple[list[int], bool]:
+    """The file sizes after checking their total against ``numBytes``, and whether it holds."""
+    # numBytes is the sum of the file sizes (spec 7.12); a mismatch means a response was
+    # short without saying so: ask each file for the bytes after its end
+    confirmed = expected_bytes is None or sum(sizes) == expected_bytes
+    for _ in range(attempts):
+        if confirmed:
+            break
+        logger.info("got %d bytes, numBytes=%s: checking each file", sum(sizes), expected_bytes)
+        try:
+            whole = [
+                _probe_retrying(
+                    u,
+                    path,
+                    session=session,
+                    timeout=timeout,
+                    advance=advance,
+                    attempts=attempts,
+                    sleep=sleep,
+                )
+                for u, path in zip(urls, paths, strict=True)
+            ]
+        except (requests.RequestException, _Broken) as exc:
+            logger.info("size check broke (%s); retrying", type(exc).__name__)
+            sleep(0.5)
+            continue
+        sizes = [_size(path) for path in paths]
+        if sum(sizes) == expected_bytes:
+            confirmed = True
+        elif all(whole):
+            # the storage host says every file is whole: numBytes means something else
+            logger.warning(
+                "numBytes=%s differs from the files' total %d, but the storage host "
+                "confirms every file is complete; keeping them",
+                expected_bytes,
+                sum(sizes),
+            )
+            confirmed = True
+    return sizes, confirmed
+
+
 def download_files(
     urls: Sequence[str],
     dest: Path,
@@ -349,42 +401,17 @@ def download_files(
                 raise next((e for e in causes if isinstance(e, FilesExpired)), causes[0])
             sizes = [f.result() for f in futures]
 
-        # numBytes is the sum of the file sizes (spec 7.12); a mismatch means a response was
-        # short without saying so: ask each file for the bytes after its end
-        confirmed = expected_bytes is None or sum(sizes) == expected_bytes
-        for _ in range(attempts):
-            if confirmed:
-                break
-            logger.info("got %d bytes, numBytes=%s: checking each file", sum(sizes), expected_bytes)
-            try:
-                whole = [
-                    _probe_retrying(
-                        u,
-                        dest / n,
-                        session=session,
-                        timeout=timeout,
-                        advance=advance,
-                        attempts=attempts,
-                        sleep=sleep,
-                    )
-                    for u, n in zip(urls, names, strict=True)
-                ]
-            except (requests.RequestException, _Broken) as exc:
-                logger.info("size check broke (%s); retrying", type(exc).__name__)
-                sleep(0.5)
-                continue
-            sizes = [_size(dest / n) for n in names]
-            if sum(sizes) == expected_bytes:
-                confirmed = True
-            elif all(whole):
-                # the storage host says every file is whole: numBytes means something else
-                logger.warning(
-                    "numBytes=%s differs from the files' total %d, but the storage host "
-                    "confirms every file is complete; keeping them",
-                    expected_bytes,
-                    sum(sizes),
-                )
-                confirmed = True
+        sizes, confirmed = _confirm_sizes(
+            urls,
+            [dest / n for n in names],
+            sizes,
+            expected_bytes,
+            session=session,
+            timeout=timeout,
+            advance=advance,
+            attempts=attempts,
+            sleep=sleep,
+        )
     if not confirmed:
         raise DownloadError(
             f"downloaded {sum(sizes)} bytes in {len(urls)} file(s) but the job reported "

@@ -457,6 +457,71 @@ class _User:
     source: dict[str, str] | None
 
 
+def _draw_device(
+    rng: random.Random,
+) -> tuple[str, str, str, str, str, tuple[str, str] | None]:
+    """A user's platform: client, OS name and version, model, device id, browser."""
+    u = rng.random()
+    browser: tuple[str, str] | None = None
+    if u < 0.45:
+        client, system_name = "ios", "iOS"
+        system_version = rng.choice(_IOS_VERSIONS)
+        device_model = rng.choice(_IOS_MODELS)
+        device_id = f"{rng.getrandbits(128):032X}"
+        device_id = "-".join(
+            (device_id[:8], device_id[8:12], device_id[12:16], device_id[16:20], device_id[20:])
+        )
+    elif u < 0.85:
+        client, system_name = "android", "Android OS"
+        system_version = rng.choice(_ANDROID_VERSIONS)
+        device_model = rng.choice(_ANDROID_MODELS)
+        device_id = f"{rng.getrandbits(64):016x}"
+    else:
+        client = "js"
+        system_name, system_version = rng.choice(_WEB_OS)
+        device_model = "Web Browser"
+        bname, versions = rng.choice(_BROWSERS)
+        browser = (bname, rng.choice(versions))
+        device_id = f"web-{rng.getrandbits(96):024x}"
+    return client, system_name, system_version, device_model, device_id, browser
+
+
+def _draw_attributes(rng: random.Random, plan: str) -> dict[str, Any] | None:
+    """A user's attributes (5 % have none); draws after the level-as-text flag."""
+    attributes: dict[str, Any] | None = None
+    if rng.random() < 0.95:
+        attributes = {
+            "plan": plan,
+            "ageGroup": rng.choice(_AGE_GROUPS),
+            "pushEnabled": "True" if rng.random() < 0.55 else "False",
+        }
+        if rng.random() < 0.3:
+            attributes["newsletter"] = rng.random() < 0.5  # a JSON boolean
+        if rng.random() < 0.2:
+            attributes["nickname"] = rng.choice(_NICKNAMES)
+        if rng.random() < 0.03:
+            attributes["favoriteQuote"] = rng.choice(_QUOTES)
+    return attributes
+
+
+def _draw_source(rng: random.Random) -> dict[str, str] | None:
+    """The install source of about a third of the users."""
+    source = None
+    if rng.random() < 0.35:
+        s = rng.choice(_SOURCES)
+        names = (
+            "sourcePublisherId",
+            "sourcePublisher",
+            "sourceSubPublisher",
+            "sourceSite",
+            "sourceCampaign",
+            "sourceAdGroup",
+            "sourceAd",
+        )
+        source = {n: v for n, v in zip(names, s, strict=True) if v}
+    return source
+
+
 class Generator:
     """Deterministic synthetic sessions of one app.
 
@@ -615,56 +680,11 @@ class Generator:
             c = _CITIES[city]
             lat = f"{c[3] + rng.uniform(-0.05, 0.05):.4f}"
             lon = f"{c[4] + rng.uniform(-0.05, 0.05):.4f}"
-        u = rng.random()
-        browser: tuple[str, str] | None = None
-        if u < 0.45:
-            client, system_name = "ios", "iOS"
-            system_version = rng.choice(_IOS_VERSIONS)
-            device_model = rng.choice(_IOS_MODELS)
-            device_id = f"{rng.getrandbits(128):032X}"
-            device_id = "-".join(
-                (device_id[:8], device_id[8:12], device_id[12:16], device_id[16:20], device_id[20:])
-            )
-        elif u < 0.85:
-            client, system_name = "android", "Android OS"
-            system_version = rng.choice(_ANDROID_VERSIONS)
-            device_model = rng.choice(_ANDROID_MODELS)
-            device_id = f"{rng.getrandbits(64):016x}"
-        else:
-            client = "js"
-            system_name, system_version = rng.choice(_WEB_OS)
-            device_model = "Web Browser"
-            bname, versions = rng.choice(_BROWSERS)
-            browser = (bname, rng.choice(versions))
-            device_id = f"web-{rng.getrandbits(96):024x}"
+        client, system_name, system_version, device_model, device_id, browser = _draw_device(rng)
         plan = _PLANS[_pick(rng, _PLAN_CUM)][0]
-        attributes: dict[str, Any] | None = None
         level_as_text = rng.random() < 0.6
-        if rng.random() < 0.95:
-            attributes = {
-                "plan": plan,
-                "ageGroup": rng.choice(_AGE_GROUPS),
-                "pushEnabled": "True" if rng.random() < 0.55 else "False",
-            }
-            if rng.random() < 0.3:
-                attributes["newsletter"] = rng.random() < 0.5  # a JSON boolean
-            if rng.random() < 0.2:
-                attributes["nickname"] = rng.choice(_NICKNAMES)
-            if rng.random() < 0.03:
-                attributes["favoriteQuote"] = rng.choice(_QUOTES)
-        source = None
-        if rng.random() < 0.35:
-            s = rng.choice(_SOURCES)
-            names = (
-                "sourcePublisherId",
-                "sourcePublisher",
-                "sourceSubPublisher",
-                "sourceSite",
-                "sourceCampaign",
-                "sourceAdGroup",
-                "sourceAd",
-            )
-            source = {n: v for n, v in zip(names, s, strict=True) if v}
+        attributes = _draw_attributes(rng, plan)
+        source = _draw_source(rng)
         payer = {"free": 0.8, "trial": 1.1, "premium": 1.6}[plan]
         return _User(
             index=index,

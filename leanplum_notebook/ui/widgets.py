@@ -193,6 +193,15 @@ def _quota_text(status: QuotaStatus) -> str:
     return f"{status.remaining} of {status.limit} exports left today, resets at {resets}"
 
 
+#: Label width shared by the form's fields, so their inputs line up.
+_STYLE = {"description_width": "9em"}
+
+
+def _layout() -> w.Layout:
+    # one Layout per widget: a shared one would tie their sizes together
+    return w.Layout(width="auto")
+
+
 class ExportForm:
     """A form that exports Leanplum data with ``fetch()``: dates, format, advanced options,
     a live plan/quota preview, Submit, progress, and the result.
@@ -263,116 +272,10 @@ class ExportForm:
         first_day = today - timedelta(days=WINDOW_DAYS)
         end_day = parse_day(end, "end") if end is not None else today - timedelta(days=1)
         start_day = parse_day(start, "start") if start is not None else end_day - timedelta(days=6)
-        layout = w.Layout(width="auto")
-        style = {"description_width": "9em"}
-
-        # Credentials: only the fields that the environment did not provide.
-        self.app_id_field = w.Text(
-            value=partial.get("app_id", ""),
-            description="App id",
-            placeholder="app_...",
-            style=style,
-            layout=layout,
-        )
-        self.key_field = w.Password(
-            description="Export key",
-            placeholder=_KEY_PLACEHOLDER,
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        )
-        self.key_field.observe(self._take_export_key, names="value")
-        credentials: list[w.Widget] = []
-        if self._settings is None:
-            if not partial.get("app_id"):
-                credentials.append(self.app_id_field)
-            credentials.append(self.key_field)
-
-        self.start = w.DatePicker(
-            value=start_day, description="Start (Pacific)", min=first_day, max=today, style=style
-        )
-        self.end = w.DatePicker(
-            value=end_day, description="End (Pacific)", min=first_day, max=today, style=style
-        )
-        self.format = w.Dropdown(
-            options=[("JSON", "json"), ("CSV", "csv")],
-            value=format,
-            description="Format",
-            style=style,
-        )
-        self.window = w.HTML(
-            f"<small>Exportable: {first_day:%Y-%m-%d} to {today:%Y-%m-%d} (Pacific days; "
-            f"the API refuses data older than {WINDOW_DAYS} days).</small>"
-        )
-
-        # Advanced
-        self.start_time = w.Text(
-            description="startTime",
-            placeholder="Unix seconds or 2026-06-01T08:00Z",
-            style=style,
-            layout=layout,
-        )
-        self.end_time = w.Text(
-            description="endTime",
-            placeholder="Unix seconds or 2026-06-02T08:00Z",
-            style=style,
-            layout=layout,
-        )
-        self.refresh = w.Checkbox(description="Re-export provisional days (refresh)")
-        self.s3_bucket = w.Text(description="S3 bucket", style=style, layout=layout)
-        self.s3_access_id = w.Text(description="S3 access id", style=style, layout=layout)
-        self.s3_access_key = w.Password(
-            description="S3 secret key",
-            placeholder="secret (hidden)",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        )
-        self.s3_access_key.observe(self._take_s3_secret, names="value")
-        self.s3_prefix = w.Text(
-            description="S3 prefix", placeholder="dirname/", style=style, layout=layout
-        )
-        self.compress = w.Checkbox(description="gzip the S3 copy (compressData)")
-        self.callback_url = w.Text(
-            description="callbackUrl", placeholder="https://...", style=style, layout=layout
-        )
-        self.advanced = w.Accordion(
-            children=[
-                w.VBox(
-                    [
-                        self.start_time,
-                        self.end_time,
-                        self.refresh,
-                        self.s3_bucket,
-                        self.s3_access_id,
-                        self.s3_access_key,
-                        self.s3_prefix,
-                        self.compress,
-                        self.callback_url,
-                    ]
-                )
-            ],
-            selected_index=None,
-        )
-        self.advanced.set_title(0, "Advanced")
-
-        self.preview = w.HTML()
-        self.submit_button = w.Button(
-            description="Export", button_style="primary", icon="download", tooltip="fetch()"
-        )
-        self.submit_button.on_click(self._on_submit)
-        self.progress = w.IntProgress(value=0, min=0, max=100, description="", bar_style="")
-        self.progress.layout.visibility = "hidden"
-        self.status = w.HTML()
-        self.error_box = w.HTML()
-        self.call_box = w.HTML()
-
-        source = "bundled simulator" if self._simulated else "Leanplum API"
-        app = self._settings.app_id if self._settings else "(enter below)"
-        self.header = w.HTML(
-            f"<b>Leanplum export</b> &middot; {html.escape(source)} &middot; app "
-            f"<code>{html.escape(app)}</code>"
-        )
+        credentials = self._build_credentials(partial)
+        self._build_days(start_day, end_day, first_day, today, format)
+        self._build_advanced()
+        self._build_actions()
         self.widget = w.VBox(
             [
                 self.header,
@@ -402,6 +305,125 @@ class ExportForm:
         ):
             field.observe(self._on_change, names="value")
         self.refresh_preview()
+
+    # --- building the form -----------------------------------------------------------------
+
+    def _build_credentials(self, partial: dict[str, str]) -> list[w.Widget]:
+        """The app id and key fields; only those the environment did not provide are shown."""
+        self.app_id_field = w.Text(
+            value=partial.get("app_id", ""),
+            description="App id",
+            placeholder="app_...",
+            style=_STYLE,
+            layout=_layout(),
+        )
+        self.key_field = w.Password(
+            description="Export key",
+            placeholder=_KEY_PLACEHOLDER,
+            continuous_update=False,
+            style=_STYLE,
+            layout=_layout(),
+        )
+        self.key_field.observe(self._take_export_key, names="value")
+        credentials: list[w.Widget] = []
+        if self._settings is None:
+            if not partial.get("app_id"):
+                credentials.append(self.app_id_field)
+            credentials.append(self.key_field)
+
+        return credentials
+
+    def _build_days(
+        self, start_day: date, end_day: date, first_day: date, today: date, format: str
+    ) -> None:
+        self.start = w.DatePicker(
+            value=start_day, description="Start (Pacific)", min=first_day, max=today, style=_STYLE
+        )
+        self.end = w.DatePicker(
+            value=end_day, description="End (Pacific)", min=first_day, max=today, style=_STYLE
+        )
+        self.format = w.Dropdown(
+            options=[("JSON", "json"), ("CSV", "csv")],
+            value=format,
+            description="Format",
+            style=_STYLE,
+        )
+        self.window = w.HTML(
+            f"<small>Exportable: {first_day:%Y-%m-%d} to {today:%Y-%m-%d} (Pacific days; "
+            f"the API refuses data older than {WINDOW_DAYS} days).</small>"
+        )
+
+    def _build_advanced(self) -> None:
+        """The optional exportData arguments, folded away in an accordion."""
+        self.start_time = w.Text(
+            description="startTime",
+            placeholder="Unix seconds or 2026-06-01T08:00Z",
+            style=_STYLE,
+            layout=_layout(),
+        )
+        self.end_time = w.Text(
+            description="endTime",
+            placeholder="Unix seconds or 2026-06-02T08:00Z",
+            style=_STYLE,
+            layout=_layout(),
+        )
+        self.refresh = w.Checkbox(description="Re-export provisional days (refresh)")
+        self.s3_bucket = w.Text(description="S3 bucket", style=_STYLE, layout=_layout())
+        self.s3_access_id = w.Text(description="S3 access id", style=_STYLE, layout=_layout())
+        self.s3_access_key = w.Password(
+            description="S3 secret key",
+            placeholder="secret (hidden)",
+            continuous_update=False,
+            style=_STYLE,
+            layout=_layout(),
+        )
+        self.s3_access_key.observe(self._take_s3_secret, names="value")
+        self.s3_prefix = w.Text(
+            description="S3 prefix", placeholder="dirname/", style=_STYLE, layout=_layout()
+        )
+        self.compress = w.Checkbox(description="gzip the S3 copy (compressData)")
+        self.callback_url = w.Text(
+            description="callbackUrl", placeholder="https://...", style=_STYLE, layout=_layout()
+        )
+        self.advanced = w.Accordion(
+            children=[
+                w.VBox(
+                    [
+                        self.start_time,
+                        self.end_time,
+                        self.refresh,
+                        self.s3_bucket,
+                        self.s3_access_id,
+                        self.s3_access_key,
+                        self.s3_prefix,
+                        self.compress,
+                        self.callback_url,
+                    ]
+                )
+            ],
+            selected_index=None,
+        )
+        self.advanced.set_title(0, "Advanced")
+
+    def _build_actions(self) -> None:
+        """Preview, the Export button, progress, status and the header."""
+        self.preview = w.HTML()
+        self.submit_button = w.Button(
+            description="Export", button_style="primary", icon="download", tooltip="fetch()"
+        )
+        self.submit_button.on_click(self._on_submit)
+        self.progress = w.IntProgress(value=0, min=0, max=100, description="", bar_style="")
+        self.progress.layout.visibility = "hidden"
+        self.status = w.HTML()
+        self.error_box = w.HTML()
+        self.call_box = w.HTML()
+
+        source = "bundled simulator" if self._simulated else "Leanplum API"
+        app = self._settings.app_id if self._settings else "(enter below)"
+        self.header = w.HTML(
+            f"<b>Leanplum export</b> &middot; {html.escape(source)} &middot; app "
+            f"<code>{html.escape(app)}</code>"
+        )
 
     # --- display ------------------------------------------------------------------------
 
