@@ -22,7 +22,9 @@ The layers, each importing only those above it::
 
 Some public functions share their name with the module that documents them
 (``from leanplum_notebook.load import load``): on the package, such a name is always the
-function, whatever was imported before (:class:`_Facade`).
+function, whatever was imported before (:class:`_Facade`). For the same reason
+``import leanplum_notebook.load as m`` gives the function: import the module's names
+instead (``from leanplum_notebook.load import load, Tables``).
 """
 
 from __future__ import annotations
@@ -53,10 +55,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "ExportForm": ("leanplum_notebook.ui.widgets", "ExportForm"),
     "render_report": ("leanplum_notebook.ui.report", "render_report"),
     "LeanplumError": ("leanplum_notebook.errors", "LeanplumError"),
+    "ValidationError": ("leanplum_notebook.errors", "ValidationError"),
+    "LoadError": ("leanplum_notebook.errors", "LoadError"),
     "errors": ("leanplum_notebook.errors", None),
-    "metrics": ("leanplum_notebook.analysis.metrics", None),
+    # the documented modules (thin re-exports), so lpn.metrics is one object in any order
+    "metrics": ("leanplum_notebook.metrics", None),
     "plots": ("leanplum_notebook.plots", None),
-    "joins": ("leanplum_notebook.analysis.joins", None),
+    "joins": ("leanplum_notebook.joins", None),
     "schema": ("leanplum_notebook.schema", None),
 }
 

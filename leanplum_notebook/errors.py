@@ -17,7 +17,9 @@ purpose::
     ├── ExportTimeout (also TimeoutError) the job did not finish before the deadline
     ├── FilesExpired                      the job's files are gone (24 h retention)
     ├── DownloadError                     a file could not be downloaded completely
-    └── CacheError                        the local cache is unusable or inconsistent
+    ├── CacheError                        the local cache is unusable or inconsistent
+    ├── LoadError (also ValueError)       a raw export file cannot be read (file, line)
+    └── ReportError                       a report could not be rendered, or a secret leaked
 
 No exception message ever contains the export key or an S3 secret: the client redacts
 them before raising.
@@ -26,6 +28,8 @@ them before raising.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ApiError",
@@ -39,8 +43,10 @@ __all__ = [
     "JobFailed",
     "JobNotFound",
     "LeanplumError",
+    "LoadError",
     "NoMatchingData",
     "QuotaExceeded",
+    "ReportError",
     "TransientError",
     "ValidationError",
 ]
@@ -162,3 +168,31 @@ class DownloadError(LeanplumError):
 
 class CacheError(LeanplumError):
     """The local cache folder is unusable or an entry in it is inconsistent."""
+
+
+class LoadError(LeanplumError, ValueError):
+    """A raw export file could not be read: names the file and, when known, the line.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file.
+    line : int or None
+        1-based physical line number in the (uncompressed) file, when known.
+    reason : str
+        What is wrong.
+    """
+
+    def __init__(self, path: Path, line: int | None, reason: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}, line {line}" if line is not None else f"{self.path}"
+        super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.line, self.reason))
+
+
+class ReportError(LeanplumError):
+    """The report could not be rendered (a notebook cell failed, or a secret leaked)."""

@@ -12,6 +12,7 @@ this test checks what it cannot: names, function-level imports and sizes.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,52 @@ def test_the_scan_sees_the_package() -> None:
     assert "leanplum_notebook.analysis.metrics" in MODULES
     assert len(MODULES) > 30
     assert internal_edges()["leanplum_notebook.analysis.metrics"]
+
+
+DUPLICATE_RUN = 6
+_STRING = re.compile(r"[rbf]?(\"[^\"]*\"|'[^']*')")
+_NUMBER = re.compile(r"\b[0-9][0-9_.e]*\b")
+MAX_DUPLICATE_PAIRS = 8
+
+
+def duplicate_pairs() -> list[str]:
+    """Pairs of places sharing a run of 6+ alike lines (code lines, whitespace-normalised).
+
+    Windows of six lines are hashed; overlapping matches between the same two places are
+    one pair. Lines too plain to mean anything (brackets, ``else:``, ``return out``) are not
+    code worth counting.
+    """
+    lines: list[tuple[str, int, str]] = []
+    for module, path in MODULES.items():
+        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            text = " ".join(raw.split())
+            if text.startswith(("#", '"', "'", "from ", "import ", "@")):
+                continue
+            # alike, not only equal: any string or number stands for any other
+            shape = _NUMBER.sub("0", _STRING.sub("s", text))
+            if len(shape.strip(" ,()[]{}:")) >= 8:
+                lines.append((module, number, shape))
+    seen: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+    for i in range(len(lines) - DUPLICATE_RUN + 1):
+        window = lines[i : i + DUPLICATE_RUN]
+        if len({m for m, _, _ in window}) > 1:
+            continue
+        seen.setdefault(tuple(t for _, _, t in window), []).append((window[0][0], window[0][1]))
+    # (module a, module b) -> runs [first line a, first line b, last line a, last line b]
+    pairs: dict[tuple[str, str], list[list[int]]] = {}
+    for places in seen.values():
+        for a, (ma, la) in enumerate(places):
+            for mb, lb in places[a + 1 :]:
+                runs = pairs.setdefault((ma, mb), [])
+                for run in runs:  # a window just after one of a run extends that run
+                    if 0 < la - run[2] <= DUPLICATE_RUN and 0 < lb - run[3] <= DUPLICATE_RUN:
+                        run[2], run[3] = la, lb
+                        break
+                else:
+                    runs.append([la, lb, la, lb])
+    return [f"{ma}:{r[0]} ~ {mb}:{r[1]}" for (ma, mb), runs in pairs.items() for r in runs]
+
+
+def test_little_code_is_written_twice() -> None:
+    found = duplicate_pairs()
+    assert len(found) <= MAX_DUPLICATE_PAIRS, "\n".join(found)

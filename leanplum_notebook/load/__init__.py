@@ -5,7 +5,7 @@
 ``json_exact`` in Python, ``csv``), the Parquet cache (``parquet``) and the tables (``tables``).
 """
 
-from leanplum_notebook.load.common import LoadError
+from leanplum_notebook.errors import LoadError
 from leanplum_notebook.load.loader import (
     LoadReport,
     SessionCountMismatch,

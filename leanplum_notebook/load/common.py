@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -27,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leanplum_notebook import schema
-from leanplum_notebook.errors import LeanplumError
 
 #: Bumped whenever the Parquet layout or a value rule changes: cached tables are re-parsed.
 LOADER_VERSION: Final[int] = 1
@@ -55,30 +53,6 @@ _ARROW_TYPES: Final[dict[str, pa.DataType]] = {
 }
 
 _ID_TEXT = re.compile(r"-?[0-9]+")
-
-
-class LoadError(LeanplumError, ValueError):
-    """A raw export file could not be read: names the file and, when known, the line.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-        The file.
-    line : int or None
-        1-based physical line number in the (uncompressed) file, when known.
-    reason : str
-        What is wrong.
-    """
-
-    def __init__(self, path: Path, line: int | None, reason: str) -> None:
-        self.path = Path(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}, line {line}" if line is not None else f"{self.path}"
-        super().__init__(f"{where}: {reason}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.line, self.reason))
 
 
 def arrow_schema(table: str) -> pa.Schema:

@@ -28,12 +28,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from leanplum_notebook import schema
+from leanplum_notebook.errors import LoadError
 from leanplum_notebook.load.common import (
     ARROW_SCHEMAS,
     INT64_MAX,
     PARAM_SESSION,
     PY_PARSERS,
-    LoadError,
     finish_column,
 )
 from leanplum_notebook.load.json_exact import FileStats, open_binary

@@ -22,10 +22,10 @@ import orjson
 import pyarrow as pa
 
 from leanplum_notebook import schema
+from leanplum_notebook.errors import LoadError
 from leanplum_notebook.load.common import (
     INT64_MAX,
     INT64_MIN,
-    LoadError,
     py_float,
     py_id,
     py_int,

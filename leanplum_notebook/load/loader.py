@@ -48,9 +48,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leanplum_notebook import engines, schema
-from leanplum_notebook.errors import ValidationError
+from leanplum_notebook.errors import LoadError, ValidationError
 from leanplum_notebook.load import json_fast, select
-from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS, LoadError
+from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS
 from leanplum_notebook.load.csv import csv_kind, iter_csv_part
 from leanplum_notebook.load.json_exact import FileStats, iter_json_batches
 from leanplum_notebook.load.parquet import (

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leanplum_notebook.dates import PACIFIC, format_day, parse_day
-from leanplum_notebook.errors import LeanplumError, ValidationError
+from leanplum_notebook.errors import LeanplumError, ReportError, ValidationError
 
 if TYPE_CHECKING:
     from leanplum_notebook.settings import Settings
@@ -46,10 +46,6 @@ DEFAULT_LAG_DAYS = 2
 _SECRET_ENV = ("LEANPLUM_EXPORT_KEY", "LEANPLUM_S3_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
 # Secrets shorter than this are not scanned for: they would match by chance.
 _MIN_SECRET_LEN = 6
-
-
-class ReportError(LeanplumError):
-    """The report could not be rendered (a notebook cell failed, or a secret leaked)."""
 
 
 def template_path() -> Path:
