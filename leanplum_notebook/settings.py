@@ -34,30 +34,17 @@ def default_cache_dir() -> Path:
 
 
 def read_dotenv(path: str | os.PathLike[str] | None) -> dict[str, str]:
-    """Parse a ``.env`` file (``KEY=value`` lines, ``#`` comments, optional quotes).
+    """Parse a ``.env`` file with python-dotenv (``KEY=value``, ``#`` comments, quotes,
+    ``export`` prefixes); no ``${VAR}`` expansion, so a secret is taken as written.
 
-    A missing file gives an empty mapping.
+    A missing file gives an empty mapping; a name without a value is left out.
     """
-    if path is None:
+    if path is None or not Path(path).is_file():
         return {}
-    p = Path(path)
-    if not p.is_file():
-        return {}
-    values: dict[str, str] = {}
-    for raw in p.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        name, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[name.strip()] = value
-    return values
+    from dotenv import dotenv_values
+
+    values = dotenv_values(Path(path), interpolate=False, encoding="utf-8")
+    return {name: value for name, value in values.items() if value is not None}
 
 
 @dataclass(frozen=True)

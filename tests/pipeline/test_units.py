@@ -88,6 +88,10 @@ def test_settings_precedence_and_hidden_key(tmp_path: Path) -> None:
     env2 = {"LEANPLUM_APP_ID": "a", "LEANPLUM_EXPORT_KEY": "k", "LEANPLUM_CACHE_DIR": "/x/y"}
     assert Settings.resolve(environ=env2, dotenv=None).cache_dir == Path("/x/y")
     assert read_dotenv(tmp_path / "missing.env") == {}
+    # a secret is taken as written: no ${VAR} expansion; a bare name has no value
+    raw = tmp_path / "raw.env"
+    raw.write_text('SECRET="pa${HOME}ss word"\nBARE\nPLAIN=x=y\n')
+    assert read_dotenv(raw) == {"SECRET": "pa${HOME}ss word", "PLAIN": "x=y"}
 
 
 def test_settings_missing_credentials_say_how_to_give_them() -> None:
