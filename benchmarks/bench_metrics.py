@@ -26,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 from leanplum_notebook import metrics
+from leanplum_notebook.analysis.metrics import (  # the join every user metric makes
+    _events_with_users as events_with_users,
+)
 from leanplum_notebook.load import load
 from leanplum_notebook.simulator.generator import DataConfig, Generator
 from leanplum_notebook.simulator.writers import write_json
@@ -136,7 +139,7 @@ def main() -> None:
 
     keys = s[["sessionId", "userId"]]
     slow, merged = timed(lambda: e.merge(keys, on="sessionId"))
-    fast, looked = timed(lambda: metrics._events_with_users(e, s))
+    fast, looked = timed(lambda: events_with_users(e, s))
     assert len(merged) == len(looked)
     print(
         f"events->users join: merge {slow:.3f} s, positional lookup {fast:.3f} s, "

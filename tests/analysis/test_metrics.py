@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from leanplum_notebook import metrics
+from leanplum_notebook.analysis import metrics as metrics_impl  # its private helpers
 
 T0 = pd.Timestamp("2026-01-05T18:00:00Z")  # a Monday, 10:00 Pacific (PST, UTC-8)
 
@@ -423,7 +424,7 @@ def test_retention_on_utc_and_local_days_uses_whole_days_only(build: Any) -> Non
     ],
 )
 def test_whole_days_across_a_dst_change(tz: Any, offsets: Any, first: str, last: str) -> None:
-    days = metrics._whole_days(
+    days = metrics_impl._whole_days(
         pd.Timestamp("2026-03-07T09:00:00Z"),  # 01:00 PST Mar 7
         pd.Timestamp("2026-03-10T06:00:00Z"),  # 23:00 PDT Mar 9
         tz,

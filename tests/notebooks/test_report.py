@@ -115,7 +115,7 @@ def test_failing_cell_reported_in_plain_words_with_the_key_masked(
 def test_bad_arguments_refused_before_any_kernel(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     with pytest.raises(ValidationError, match="start"):
-        render_report("2026-06-01", out=out)
+        render_report("2026-06-31", out=out)
     with pytest.raises(ValidationError, match="end"):
         render_report("20260610", "20260601", out=out)
     with pytest.raises(ValidationError, match="format"):
