@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from leanplum_notebook.dates import (
     WINDOW_DAYS,
@@ -46,7 +46,7 @@ from leanplum_notebook.errors import (
     ValidationError,
 )
 from leanplum_notebook.load.tables import TableAttributes
-from leanplum_notebook.models import FORMATS, ExportFormat, ExportPart, ExportRequest, JobStatus
+from leanplum_notebook.models import ExportFormat, ExportPart, ExportRequest, JobStatus
 from leanplum_notebook.settings import Settings
 from leanplum_notebook.store.cache import (
     CacheEntry,
@@ -251,19 +251,15 @@ def _validate(
 ) -> _Args:
     first = parse_day(start, "start")
     last = first if end is None else parse_day(end, "end")
-    if last < first:
-        raise ValidationError("end", f"end day {last:%Y%m%d} is before start day {first:%Y%m%d}")
+    t0 = _as_seconds(start_time, "start_time")
+    t1 = _as_seconds(end_time, "end_time")
+    # the request checks its own days, format and time window: one definition of each
+    ExportRequest(first, last, cast(ExportFormat, format), t0, t1)
     today = pacific_day(now)
     if last > today:
         raise ValidationError(
             "end", f"{last:%Y%m%d} is in the future (today in US Pacific time is {today:%Y%m%d})"
         )
-    if format not in FORMATS:
-        raise ValidationError("format", f"must be 'json' or 'csv', got {format!r}")
-    t0 = _as_seconds(start_time, "start_time")
-    t1 = _as_seconds(end_time, "end_time")
-    if t0 is not None and t1 is not None and t0 >= t1:
-        raise ValidationError("start_time", f"start_time ({t0}) must be before end_time ({t1})")
     fmt: ExportFormat = "csv" if format == "csv" else "json"
     return _Args(day_range(first, last), fmt, t0, t1, window_name(t0, t1))
 
