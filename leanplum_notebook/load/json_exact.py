@@ -6,6 +6,11 @@ schema (``load.common``), so memory is bounded by the batch, not the file. A lin
 cannot be read raises ``LoadError(file, line)`` or, with ``on_bad_line="skip"``, is skipped
 and counted. A bad value found only when a batch is converted is located by re-reading the
 batch's lines one by one.
+
+This parser and :mod:`leanplum_notebook.load.json_fast` are parallel on purpose: the same
+format read two ways (orjson per line here, DuckDB and Arrow there), so the fast path can be
+checked against this exact one, and falls back to it for whatever it cannot prove. What they
+share (the column rules) lives once, in ``load.common``.
 """
 
 from __future__ import annotations

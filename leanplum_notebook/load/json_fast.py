@@ -5,7 +5,8 @@ mixed-sign 64-bit ids as HUGEINT and later float) parses the files of every part
 one query on two threads and streams nested Arrow record batches of sessions, in file order
 and routed to their part by file name; Arrow then flattens the ``states``/``events``/
 ``parameters``/``userAttributes``/``experiments`` lists into the six stored tables, whose
-columns go through the same ``load.common`` rules as the Python path.
+columns go through the same ``load.common`` rules as the Python path. The two parsers stay
+parallel on purpose (see :mod:`leanplum_notebook.load.json_exact`).
 
 The fast path is strict, never lenient: whatever it cannot prove it reads exactly as the
 Python path would raises :class:`FastPathUnsupported`, and the caller re-reads the whole part
