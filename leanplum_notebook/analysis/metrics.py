@@ -172,16 +172,20 @@ def _session_times(sessions: pd.DataFrame, tz: TimeZone, column: str = "start") 
     return local_times(sessions[column], tz, offsets)
 
 
-def _user_periods(sessions: pd.DataFrame, tz: TimeZone, freq: str = "D") -> pd.DataFrame:
-    """Unique (userId, period) pairs of real sessions: columns userId, period."""
-    real = _real_sessions(sessions)
+def _pairs(user_ids: pd.Series, periods: pd.Series) -> pd.DataFrame:
+    """Distinct (userId, period) pairs, missing values left out: columns userId, period."""
     out = pd.DataFrame(
         {
-            "userId": real["userId"].astype("string").array,
-            "period": _period_start(_session_times(real, tz), freq).astype("datetime64[ns]").array,
+            "userId": user_ids.astype("string").array,
+            "period": periods.astype("datetime64[ns]").array,
         }
     )
     return out.dropna().drop_duplicates(ignore_index=True)
+
+
+def _user_periods(real: pd.DataFrame, tz: TimeZone, freq: str = "D") -> pd.DataFrame:
+    """Distinct (userId, period) pairs of ``real`` sessions (:func:`_real_sessions`)."""
+    return _pairs(real["userId"], _period_start(_session_times(real, tz), freq))
 
 
 def _check_user_periods(sessions: Any, tz: TimeZone) -> None:
@@ -191,7 +195,7 @@ def _check_user_periods(sessions: Any, tz: TimeZone) -> None:
 
 
 def _reduce_user_periods(sessions: pd.DataFrame, *, tz: TimeZone, code: str) -> Partial:
-    return {"pairs": _user_periods(sessions, tz, code)}
+    return {"pairs": _user_periods(_real_sessions(sessions), tz, code)}
 
 
 def _user_period_reduction(finalize: Any, tz: TimeZone, code: str, name: str) -> Reduction:
@@ -480,7 +484,8 @@ def new_users(sessions: pd.DataFrame, *, tz: TimeZone = "pacific") -> pd.DataFra
 
 def _reduce_new_users(sessions: pd.DataFrame, *, tz: TimeZone) -> Partial:
     real = _real_sessions(sessions)
-    days = _user_periods(real, tz, "D")["period"]
+    known = real.loc[real["userId"].notna().to_numpy()]
+    days = _period_start(_session_times(known, tz), "D")
     return {"days": value_bounds(days), **_first_run_pieces(real, tz)}
 
 
@@ -527,7 +532,7 @@ def _reduce_sessions_per_user(sessions: pd.DataFrame, *, tz: TimeZone) -> Partia
     real = _real_sessions(sessions)
     days = _period_start(_session_times(real, tz), "D").astype("datetime64[ns]")
     per_day = pd.Series(days.to_numpy()).value_counts(sort=False).sort_index()
-    return {"sessions": per_day.astype("int64"), "pairs": _user_periods(real, tz, "D")}
+    return {"sessions": per_day.astype("int64"), "pairs": _pairs(real["userId"], days)}
 
 
 def _finalize_sessions_per_user(p: Partial) -> pd.DataFrame:
@@ -1333,7 +1338,7 @@ def _reduce_revenue(
     return {
         "revenue": buys.groupby("day")["value"].sum().astype("float64"),
         "payers": buys[["day", "userId"]].dropna().drop_duplicates(ignore_index=True),
-        "pairs": _user_periods(sessions, tz, "D"),
+        "pairs": _user_periods(_real_sessions(sessions), tz, "D"),
     }
 
 

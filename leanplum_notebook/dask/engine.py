@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -546,7 +546,7 @@ def run_reduction(reduction: Reduction, *frames: dd.DataFrame) -> Any:
     inputs = co_partitioned(*(project(f, cols) for f, cols in zip(frames, wanted, strict=True)))
     parts: list[tuple[Any, ...]] = list(zip(*(f.to_delayed() for f in inputs), strict=True))
     if reduction.prepare is not None:
-        parts = _by_user(reduction, inputs, parts)
+        parts = _by_user(reduction.prepare, inputs, parts)
     token = uuid.uuid4().hex[:12]
     step = f"leanplum-{reduction.name}"
     if not parts:  # no partition at all: reduce the empty frames
@@ -571,13 +571,14 @@ def run_reduction(reduction: Reduction, *frames: dd.DataFrame) -> Any:
 
 
 def _by_user(
-    reduction: Reduction, inputs: list[dd.DataFrame], parts: list[tuple[Any, ...]]
+    prepare: Callable[..., pd.DataFrame],
+    inputs: list[dd.DataFrame],
+    parts: list[tuple[Any, ...]],
 ) -> list[tuple[Any, ...]]:
     """Prepared rows of every partition, shuffled on ``userId`` (whole users per part)."""
-    assert reduction.prepare is not None
-    prepare = dask.delayed(reduction.prepare, pure=True)
-    rows = [prepare(*part, part=i) for i, part in enumerate(parts)]
-    meta = reduction.prepare(*(f._meta for f in inputs), part=0)
+    lazy = dask.delayed(prepare, pure=True)
+    rows = [lazy(*part, part=i) for i, part in enumerate(parts)]
+    meta = prepare(*(f._meta for f in inputs), part=0)
     table = dd.from_delayed(rows, meta=meta, verify_meta=False)
     n = max(1, len(rows) // FAN_IN)
     table = table.shuffle("userId", npartitions=n) if n > 1 else table.repartition(npartitions=1)

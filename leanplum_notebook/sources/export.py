@@ -248,19 +248,22 @@ def _validate(
     start_time: object,
     end_time: object,
     now: float,
+    **request_extra: Any,
 ) -> _Args:
+    """The checked arguments of ``plan``/``fetch``; ``request_extra`` (S3, callback) is
+    checked by the same one ExportRequest that checks the days, format and time window."""
     first = parse_day(start, "start")
     last = first if end is None else parse_day(end, "end")
     t0 = _as_seconds(start_time, "start_time")
     t1 = _as_seconds(end_time, "end_time")
+    fmt = cast(ExportFormat, format)
     # the request checks its own days, format and time window: one definition of each
-    ExportRequest(first, last, cast(ExportFormat, format), t0, t1)
+    ExportRequest(first, last, fmt, t0, t1, **request_extra)
     today = pacific_day(now)
     if last > today:
         raise ValidationError(
             "end", f"{last:%Y%m%d} is in the future (today in US Pacific time is {today:%Y%m%d})"
         )
-    fmt: ExportFormat = "csv" if format == "csv" else "json"
     return _Args(day_range(first, last), fmt, t0, t1, window_name(t0, t1))
 
 
@@ -766,8 +769,6 @@ def fetch(
         See :mod:`leanplum_notebook.errors`.
     """
     now = clock()
-    args = _validate(start, end, format, start_time, end_time, now)
-    timeout = _check_timeout(timeout)
     request_extra: dict[str, Any] = {
         "callback_url": callback_url,
         "s3_bucket": s3_bucket,
@@ -776,15 +777,8 @@ def fetch(
         "s3_prefix": s3_prefix,
         "compress": compress,
     }
-    # construct once now so S3/callback mistakes surface before anything else
-    ExportRequest(
-        args.days[0],
-        args.days[-1],
-        args.format,
-        args.start_time,
-        args.end_time,
-        **request_extra,
-    )
+    args = _validate(start, end, format, start_time, end_time, now, **request_extra)
+    timeout = _check_timeout(timeout)
     cfg = _resolve(settings, app_id, export_key, api_url, cache_dir)
     _check_cache_dir(cfg.cache_dir)
     wc = WindowCache(cfg.cache_dir, cfg.app_id, args.format, args.window)
