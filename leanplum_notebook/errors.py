@@ -9,6 +9,8 @@ purpose::
     │   ├── QuotaExceeded                 24 exports a Pacific day are spent (local or 429)
     │   ├── JobNotFound                   404 "Export job not found"
     │   ├── NoMatchingData                404 "No matching data found." (older service)
+    │   ├── InvalidAnswer                 an answer that cannot be right: a field of the wrong
+    │   │                                 type, colliding file names, no files for sessions
     │   └── TransientError                5xx, non-JSON 5xx, rate-limit 429, network (retried)
     ├── ExportOutcomeUnknown              exportData sent but no answer: quota may be spent
     ├── ValidationError (also ValueError) bad argument, raised before any request
@@ -17,12 +19,13 @@ purpose::
     ├── ExportTimeout (also TimeoutError) the job did not finish before the deadline
     ├── FilesExpired                      the job's files are gone (24 h retention)
     ├── DownloadError                     a file could not be downloaded completely
+    │   └── IncompleteExport              the files do not add up to what the job announced
     ├── CacheError                        the local cache is unusable or inconsistent
     ├── LoadError (also ValueError)       a raw export file cannot be read (file, line)
     └── ReportError                       a report could not be rendered, or a secret leaked
 
 No exception message ever contains the export key or an S3 secret: the client redacts
-them before raising.
+them (also where the server echoes them) before raising.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ __all__ = [
     "ExportOutcomeUnknown",
     "ExportTimeout",
     "FilesExpired",
+    "IncompleteExport",
+    "InvalidAnswer",
     "JobFailed",
     "JobNotFound",
     "LeanplumError",
@@ -104,6 +109,12 @@ class NoMatchingData(ApiError):
     """The older service answers 404 "No matching data found." for an empty range."""
 
 
+class InvalidAnswer(ApiError):
+    """The server answered something that cannot be right (a hostile or broken server):
+    a field of the wrong type or out of range, file names that collide, a finished job
+    with no files that announces sessions."""
+
+
 class TransientError(ApiError):
     """A failure worth retrying: 5xx, a non-JSON 5xx body, rate limiting, network errors."""
 
@@ -164,6 +175,12 @@ class FilesExpired(LeanplumError):
 
 class DownloadError(LeanplumError):
     """A file could not be downloaded completely or its size does not match."""
+
+
+class IncompleteExport(DownloadError):
+    """The downloaded files do not add up to what the job announced (``numBytes``,
+    ``numSessions``): nothing is kept as complete, and the message says what the next fetch
+    does (download again while the files exist, else export again, at the cost stated)."""
 
 
 class CacheError(LeanplumError):

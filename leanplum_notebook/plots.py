@@ -13,7 +13,6 @@ Common keywords: ``title`` (str) replaces the default title; ``color`` the main 
 from __future__ import annotations
 
 import functools
-import logging
 import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, cast
@@ -30,8 +29,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from leanplum_notebook.analysis import metrics
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 __all__ = [
     "PALETTE",

@@ -6,24 +6,35 @@ Nothing is read at import; :meth:`Settings.resolve` reads the environment and th
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leanplum_notebook.errors import ConfigError
+from leanplum_notebook.errors import ConfigError, ValidationError
+from leanplum_notebook.redaction import get_logger
 
-__all__ = ["DEFAULT_API_URL", "Settings", "default_cache_dir", "read_dotenv"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "METHODS",
+    "Settings",
+    "check_method",
+    "default_cache_dir",
+    "read_dotenv",
+]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_API_URL = "https://api.leanplum.com/api"
 ENV_APP_ID = "LEANPLUM_APP_ID"
 ENV_EXPORT_KEY = "LEANPLUM_EXPORT_KEY"
 ENV_API_URL = "LEANPLUM_API_URL"
 ENV_CACHE_DIR = "LEANPLUM_CACHE_DIR"
+ENV_METHOD = "LEANPLUM_API_METHOD"
+#: HTTP methods the API accepts (spec 1.1): ``post`` keeps the secrets in a JSON body,
+#: ``get`` puts everything in the URL (for gateways that drop bodies)
+METHODS = ("post", "get")
 
 
 def default_cache_dir() -> Path:
@@ -47,6 +58,14 @@ def read_dotenv(path: str | os.PathLike[str] | None) -> dict[str, str]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+def check_method(value: object, argument: str = "method") -> str:
+    """``"post"`` or ``"get"`` (any case), or ValidationError naming ``argument``."""
+    if isinstance(value, str) and value.strip().lower() in METHODS:
+        return value.strip().lower()
+    shown = repr(value)[:40]
+    raise ValidationError(argument, f"expected 'post' or 'get', not {shown}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where and as whom to call the export API.
@@ -62,18 +81,25 @@ class Settings:
         ``https://www.leanplum.com/api``, or a simulator's URL).
     cache_dir : Path
         Root of the local cache.
+    method : str
+        ``"post"`` (default: the secrets travel in a JSON body) or ``"get"`` (everything
+        in the URL, as Leanplum's own examples do).
     """
 
     app_id: str
     export_key: str = field(repr=False)
     api_url: str = DEFAULT_API_URL
     cache_dir: Path = field(default_factory=default_cache_dir)
+    method: str = "post"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", check_method(self.method))
 
     def __repr__(self) -> str:
         key = "'***'" if self.export_key else "''"
         return (
             f"Settings(app_id={self.app_id!r}, export_key={key}, api_url={self.api_url!r}, "
-            f"cache_dir={str(self.cache_dir)!r})"
+            f"cache_dir={str(self.cache_dir)!r}, method={self.method!r})"
         )
 
     __str__ = __repr__
@@ -86,6 +112,7 @@ class Settings:
         api_url: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         *,
+        method: str | None = None,
         environ: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = ".env",
         require_key: bool = True,
@@ -94,8 +121,10 @@ class Settings:
 
         Parameters
         ----------
-        app_id, export_key, api_url, cache_dir
-            Explicit values; None means "look it up".
+        app_id, export_key, api_url, cache_dir, method
+            Explicit values; None means "look it up" (``LEANPLUM_APP_ID``,
+            ``LEANPLUM_EXPORT_KEY``, ``LEANPLUM_API_URL``, ``LEANPLUM_CACHE_DIR``,
+            ``LEANPLUM_API_METHOD``).
         environ
             The environment to read (default ``os.environ``).
         dotenv
@@ -107,6 +136,8 @@ class Settings:
         ------
         ConfigError
             Naming what is missing and the three ways to give it.
+        ValidationError
+            A method other than ``post`` or ``get``.
         """
         env = os.environ if environ is None else environ
         file_values: dict[str, str] | None = None
@@ -139,7 +170,14 @@ class Settings:
         url = lookup(api_url, ENV_API_URL) or DEFAULT_API_URL
         folder = lookup(os.fspath(cache_dir) if cache_dir is not None else None, ENV_CACHE_DIR)
         root = Path(folder).expanduser() if folder else default_cache_dir()
-        return cls(app_id=str(app), export_key=key or "", api_url=url, cache_dir=root)
+        verb = lookup(method, ENV_METHOD) or "post"
+        return cls(
+            app_id=str(app),
+            export_key=key or "",
+            api_url=url,
+            cache_dir=root,
+            method=check_method(verb, "method" if method else ENV_METHOD),
+        )
 
     @classmethod
     def from_env(cls, **kw: Any) -> Settings:

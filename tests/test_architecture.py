@@ -152,6 +152,28 @@ def test_shared_rules_are_defined_once(name: str) -> None:
     assert len(owners) <= 1, owners
 
 
+def test_every_logger_passes_the_redaction_layer() -> None:
+    """A logger's filter sees only its own records, so each module's logger must come from
+    redaction.get_logger (which attaches the filter), never from logging.getLogger."""
+    direct = [
+        f"{module}:{node.lineno}"
+        for module, tree in TREES.items()
+        if module != "leanplum_notebook.redaction"
+        and not module.startswith("leanplum_notebook.simulator")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "getLogger"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "logging"
+        and node.args
+        and "__name__" in ast.unparse(node.args[0])  # third-party loggers are configured
+    ]
+    assert direct == []
+    users = [m for m, t in TREES.items() if "get_logger(__name__)" in ast.unparse(t)]
+    assert len(users) > 15  # the scan saw the modules that log
+
+
 def test_the_scan_sees_the_package() -> None:
     # guards the tests above against passing on an empty scan
     assert "leanplum_notebook.analysis.metrics" in MODULES

@@ -30,7 +30,6 @@ Empty input
 
 from __future__ import annotations
 
-import logging
 import re
 from functools import partial
 from statistics import NormalDist
@@ -53,8 +52,9 @@ from leanplum_notebook.analysis.reductions import (
     value_bounds,
 )
 from leanplum_notebook.dates import PACIFIC
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 __all__ = [
     "MAX_SESSION_SECONDS",

@@ -2,13 +2,19 @@
 
 Each file is streamed to ``<name>.part`` in 64 KiB chunks (memory stays flat whatever the
 size), resumed with an HTTP ``Range`` request after a break, checked against
-``Content-Length`` (and ``Content-Range``), and renamed to its final name only when
-complete. The sum of the sizes is checked against the job's ``numBytes``.
+``Content-Length`` (and ``Content-Range``), and renamed to its final name only when the
+whole set is proven complete: every file at the size its host announced, their total equal
+to the job's ``numBytes``, and the caller's own check (the sessions counted) passed.
+Nothing the storage host says replaces that proof: a host that calls a short file whole
+(``416 bytes */<short size>``) leaves the set incomplete.
+
+The job's file names never collide: a listing with two URLs that would be stored under
+one name (case-insensitively), or with a name that is another's temporary ``.part`` name,
+is refused with :class:`~leanplum_notebook.errors.InvalidAnswer`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -23,12 +29,19 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from leanplum_notebook.api.client import retry_after_seconds
-from leanplum_notebook.errors import DownloadError, FilesExpired, ValidationError
+from leanplum_notebook.errors import (
+    DownloadError,
+    FilesExpired,
+    IncompleteExport,
+    InvalidAnswer,
+    ValidationError,
+)
+from leanplum_notebook.redaction import get_logger
 from leanplum_notebook.store.files import safe_name
 
 __all__ = ["download_files", "file_names"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 CHUNK = 1 << 16
 _RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
@@ -59,28 +72,46 @@ class _Cancelled(DownloadError):
     """Stopped because another file of the job failed (not the cause itself)."""
 
 
+PART = ".part"
+
+
 def file_names(urls: Sequence[str]) -> list[str]:
-    """Safe, unique local names for the job's file URLs (last path segment, sanitised).
+    """Safe local names for the job's file URLs (last path segment, sanitised).
 
     Raises
     ------
     ValidationError
         A URL that is not http(s) or has no usable name.
+    InvalidAnswer
+        Two URLs that would be stored under one name (compared case-insensitively, as
+        macOS and Windows do), or a name that is another's temporary ``<name>.part``.
     """
     names: list[str] = []
-    seen: set[str] = set()
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValidationError("files", f"not an http(s) file URL: {url[:200]!r}")
         last = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
-        name = safe_name(last or "file", what="file URL")
-        base, n = name, 1
-        while name in seen:
-            name = f"{base}-{n}"
-            n += 1
-        seen.add(name)
-        names.append(name)
+        names.append(safe_name(last or "file", what="file URL"))
+    seen: dict[str, str] = {}  # casefolded name -> the URL it came from
+    for name, url in zip(names, urls, strict=True):
+        first = seen.get(name.casefold())
+        seen[name.casefold()] = url
+        if first is not None:
+            raise InvalidAnswer(
+                200,
+                f"the job lists two files stored under one name {name!r} ({_shown(first)} "
+                f"and {_shown(url)}): one would overwrite the other, so the listing is refused",
+                "getExportResults",
+            )
+    for name in names:
+        if name.casefold().endswith(PART) and name.casefold()[: -len(PART)] in seen:
+            raise InvalidAnswer(
+                200,
+                f"the job lists {name!r} beside {name[: -len(PART)]!r}, whose download is "
+                f"written to {name!r} until it is complete: the listing is refused",
+                "getExportResults",
+            )
     return names
 
 
@@ -98,7 +129,7 @@ def _probe(
     ``Content-Length``) only shows in the job's total; this finds the short file and
     completes it.
     """
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(path.name + PART)
     if not part.exists():
         return True  # already renamed: complete
     have = part.stat().st_size
@@ -169,9 +200,14 @@ def _refuse_redirect(r: requests.Response, url: str) -> None:
         )
 
 
+def _current(path: Path) -> Path:
+    """Where a file's bytes are now: ``<name>.part`` until the set is complete."""
+    part = path.with_name(path.name + PART)
+    return part if part.exists() else path
+
+
 def _size(path: Path) -> int:
-    part = path.with_name(path.name + ".part")
-    return part.stat().st_size if part.exists() else path.stat().st_size
+    return _current(path).stat().st_size
 
 
 def _download_one(
@@ -187,7 +223,7 @@ def _download_one(
 ) -> int:
     if path.is_file():
         return path.stat().st_size  # final names are given only to a complete set
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(path.name + PART)
     last_error = "no attempt"
     for attempt in range(attempts):
         if cancelled.is_set():
@@ -269,13 +305,15 @@ def _confirm_sizes(
     attempts: int,
     sleep: Callable[[float], None],
 ) -> tuple[list[int], bool]:
-    """The file sizes after checking their total against ``numBytes``, and whether it holds."""
-    # numBytes is the sum of the file sizes (spec 7.12); a mismatch means a response was
-    # short without saying so: ask each file for the bytes after its end
-    confirmed = expected_bytes is None or sum(sizes) == expected_bytes
+    """The file sizes after checking their total against ``numBytes``, and whether it holds.
+
+    ``numBytes`` is the sum of the file sizes (spec 7.12); a mismatch means a response was
+    short without saying so: each file is asked for the bytes after its end. A host that
+    has none to give does not make a short set whole: the answer is then False.
+    """
+    if expected_bytes is None or sum(sizes) == expected_bytes:
+        return sizes, True
     for _ in range(attempts):
-        if confirmed:
-            break
         logger.info("got %d bytes, numBytes=%s: checking each file", sum(sizes), expected_bytes)
         try:
             whole = [
@@ -294,19 +332,26 @@ def _confirm_sizes(
             logger.info("size check broke (%s); retrying", type(exc).__name__)
             sleep(0.5)
             continue
-        sizes = [_size(path) for path in paths]
-        if sum(sizes) == expected_bytes:
-            confirmed = True
-        elif all(whole):
-            # the storage host says every file is whole: numBytes means something else
-            logger.warning(
-                "numBytes=%s differs from the files' total %d, but the storage host "
-                "confirms every file is complete; keeping them",
-                expected_bytes,
-                sum(sizes),
-            )
-            confirmed = True
-    return sizes, confirmed
+        now = [_size(path) for path in paths]
+        if sum(now) == expected_bytes:
+            return now, True
+        if all(whole) and now == sizes:
+            break  # the host has nothing more to give: asking again changes nothing
+        sizes = now
+    return sizes, False
+
+
+def _short_set(names: Sequence[str], sizes: Sequence[int], expected_bytes: int) -> str:
+    """Why a set of files is not the job's export, naming the files and their sizes."""
+    total = sum(sizes)
+    shown = ", ".join(f"{n}: {s:,} bytes" for n, s in list(zip(names, sizes, strict=True))[:4])
+    more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+    cut = "so a file was cut short" if total < expected_bytes else "more than announced"
+    return (
+        f"the job announced numBytes={expected_bytes:,} but its {len(names)} file(s) hold "
+        f"{total:,} bytes ({shown}{more}), {cut}, and the storage host has no more bytes "
+        "for them"
+    )
 
 
 def download_files(
@@ -321,6 +366,7 @@ def download_files(
     attempts: int = 6,
     sleep: Callable[[float], None] = time.sleep,
     on_bytes: Callable[[int, int | None], None] | None = None,
+    verify: Callable[[list[tuple[str, Path]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Download the files of a job into ``dest``, a few at a time.
 
@@ -340,6 +386,10 @@ def download_files(
         Show a ``tqdm.auto`` bytes bar.
     on_bytes
         Called with (bytes done, bytes expected) as data arrives.
+    verify
+        Called with ``(name, path)`` of every file once the sizes add up, before any file
+        gets its final name; it raises (:class:`IncompleteExport`) to refuse the set, for
+        example when the sessions in the files are fewer than the job announced.
 
     Returns
     -------
@@ -350,8 +400,13 @@ def download_files(
     ------
     FilesExpired
         A file answered 404 (the 24 h retention passed).
+    IncompleteExport
+        The total does not match ``expected_bytes`` even after asking each file for more
+        (the partial files are kept), or ``verify`` refused the set.
+    InvalidAnswer
+        File names that collide.
     DownloadError
-        A file stayed incomplete, or the total does not match ``expected_bytes``.
+        A file stayed incomplete.
     """
     from tqdm.auto import tqdm
 
@@ -413,12 +468,12 @@ def download_files(
             sleep=sleep,
         )
     if not confirmed:
-        raise DownloadError(
-            f"downloaded {sum(sizes)} bytes in {len(urls)} file(s) but the job reported "
-            f"numBytes={expected_bytes}; the partial files are kept for the next attempt"
-        )
+        # only a total checked against numBytes can be refused: expected_bytes is set
+        raise IncompleteExport(_short_set(names, sizes, int(expected_bytes or 0)))
+    if verify is not None:
+        verify([(n, _current(dest / n)) for n in names])
     for name in names:
-        part = dest / (name + ".part")
+        part = dest / (name + PART)
         if part.exists():
             os.replace(part, dest / name)  # the whole set checks out: final names
     return [{"url": u, "name": n, "size": s} for u, n, s in zip(urls, names, sizes, strict=True)]

@@ -7,17 +7,17 @@ callable returning a :class:`~leanplum_notebook.models.JobStatus` (normally
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from leanplum_notebook.errors import ExportTimeout, JobFailed, TransientError
 from leanplum_notebook.models import JobStatus
+from leanplum_notebook.redaction import get_logger
 
 __all__ = ["Backoff", "wait"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

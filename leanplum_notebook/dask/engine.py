@@ -28,7 +28,6 @@ finalizes, in one computation.
 from __future__ import annotations
 
 import functools
-import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -58,6 +57,7 @@ from leanplum_notebook.dask.read import (
 from leanplum_notebook.engines import is_dask
 from leanplum_notebook.load import select
 from leanplum_notebook.load.tables import TableSet
+from leanplum_notebook.redaction import get_logger
 
 __all__ = [
     "FAN_IN",
@@ -74,7 +74,7 @@ __all__ = [
 if TYPE_CHECKING:
     from leanplum_notebook.load.loader import Tables
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 #: Expression name of every table frame made by load_dask -> token of its unit list. Two

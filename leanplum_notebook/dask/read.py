@@ -20,7 +20,6 @@ path or URL (local, shared folder, or any fsspec URL such as ``s3://`` with
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -39,8 +38,9 @@ import pyarrow.parquet as pq
 from leanplum_notebook import dates, schema
 from leanplum_notebook.load.common import PARAM_SESSION, STORED_KINDS
 from leanplum_notebook.load.select import session_mask
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 META_NAME = "meta.json"
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,9 @@ from leanplum_notebook.load.common import (
     finish_column,
 )
 from leanplum_notebook.load.json_exact import FileStats, open_binary
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: CSV kind (``output<kind>``) -> table name.
 KIND_TO_TABLE: dict[str, str] = {kind: table for table, kind in schema.CSV_FILE_KINDS.items()}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +36,9 @@ from leanplum_notebook.load.common import (
     rows_to_table,
     text_of,
 )
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _COLUMN_TO_JSON = {column: key for key, column in schema.JSON_TO_COLUMN.items()}
 #: JSON keys of the session columns after ``sessionId``, in table order.

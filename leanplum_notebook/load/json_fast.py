@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -52,8 +51,9 @@ from leanplum_notebook.load.common import (
     may_contain,
     text_of,
 )
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: DuckDB threads per file (its scan splits a file on line boundaries; 2 cores here). The
 #: caller flattens and writes the previous batch meanwhile.

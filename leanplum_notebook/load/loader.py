@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -62,10 +61,11 @@ from leanplum_notebook.load.parquet import (
 )
 from leanplum_notebook.load.tables import TableSet
 from leanplum_notebook.models import ExportPart
+from leanplum_notebook.redaction import get_logger
 
 __all__ = ["LoadError", "LoadReport", "SessionCountMismatch", "Tables", "load", "load_tables"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _CHILD_TABLES = ("states", "events", "event_parameters", "user_attributes", "experiments")
 

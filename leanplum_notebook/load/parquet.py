@@ -11,7 +11,6 @@ that looks complete.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import uuid
 from collections.abc import Sequence
@@ -24,8 +23,9 @@ import pyarrow.parquet as pq
 
 from leanplum_notebook import schema
 from leanplum_notebook.load.common import ARROW_SCHEMAS, LOADER_VERSION, STORED_KINDS
+from leanplum_notebook.redaction import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 META_NAME = "meta.json"
 

@@ -16,7 +16,6 @@ simulated data.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanplum_notebook.dates import format_day, pacific_day
 from leanplum_notebook.errors import ConfigError
+from leanplum_notebook.redaction import get_logger
 from leanplum_notebook.settings import (
     ENV_API_URL,
     ENV_APP_ID,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "connect", "recent_days"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Set to "1" (by ``render_report``) when the credentials in the environment are those of a
 #: bundled simulator, so that the report says its data is synthetic.

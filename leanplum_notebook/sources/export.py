@@ -13,14 +13,13 @@ days cached.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,6 +38,8 @@ from leanplum_notebook.errors import (
     ExportOutcomeUnknown,
     ExportTimeout,
     FilesExpired,
+    IncompleteExport,
+    InvalidAnswer,
     JobFailed,
     JobNotFound,
     NoMatchingData,
@@ -47,7 +48,8 @@ from leanplum_notebook.errors import (
 )
 from leanplum_notebook.load.tables import TableAttributes
 from leanplum_notebook.models import ExportFormat, ExportPart, ExportRequest, JobStatus
-from leanplum_notebook.settings import Settings
+from leanplum_notebook.redaction import get_logger
+from leanplum_notebook.settings import Settings, check_method
 from leanplum_notebook.store.cache import (
     CacheEntry,
     DayPlan,
@@ -65,7 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DayPlan", "Export", "Plan", "ProgressEvent", "fetch", "plan"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,10 @@ MAX_UNIX_SECONDS = 4_102_444_800
 #: A job still not finished this long after it was submitted is given up (the service keeps
 #: export files 24 h, so a job that old is not coming back)
 GIVE_UP_SECONDS = 24 * 3600
+#: Downloads of one job whose files do not add up before it is set aside and re-exported
+MAX_FAILED_CHECKS = 2
+#: How long the service keeps a job's files (spec 7.13)
+FILES_KEPT_SECONDS = 24 * 3600
 #: Longest app id accepted (Leanplum's are ``app_`` and about 40 characters)
 MAX_APP_ID = 200
 
@@ -289,12 +295,19 @@ def _resolve(
     export_key: str | None,
     api_url: str | None,
     cache_dir: str | os.PathLike[str] | None,
+    method: str | None = None,
 ) -> Settings:
     _check_app_id_arg(app_id)
     _check_cache_dir_arg(cache_dir)
+    if method is not None:
+        method = check_method(method)
     if settings is None:
-        return Settings.resolve(app_id, export_key, api_url, cache_dir, require_key=False)
+        return Settings.resolve(
+            app_id, export_key, api_url, cache_dir, method=method, require_key=False
+        )
     changes: dict[str, Any] = {}
+    if method:
+        changes["method"] = method
     if app_id:
         changes["app_id"] = app_id
     if export_key:
@@ -539,7 +552,7 @@ class _Fetch:
         except JobNotFound as exc:
             raise FilesExpired(f"the server no longer knows the job ({exc.message})") from None
         entry.state = "FINISHED"
-        entry.finished_at = self.clock()
+        entry.finished_at = entry.finished_at or self.clock()  # the files' 24 h run from it
         entry.num_sessions = status.num_sessions
         entry.num_bytes = status.num_bytes
         entry.files = [{"url": u, "name": None, "size": None} for u in status.files]
@@ -551,23 +564,91 @@ class _Fetch:
                 status.s3_copy_status["failure"],
             )
         self.wc.write_entry(entry)
+        self.check_listing(entry, status)
 
         def on_bytes(done: int, total: int | None) -> None:
             self.emit("download", f"{done} bytes", job_id=entry.job_id, done=done, total=total)
 
-        entry.files = download_files(
-            status.files,
-            self.wc.files_dir(entry.job_id),
-            session=self.client.session,
-            expected_bytes=status.num_bytes,
-            progress=self.progress,
-            sleep=self.sleep,
-            on_bytes=on_bytes,
-        )
+        try:
+            entry.files = download_files(
+                status.files,
+                self.wc.files_dir(entry.job_id),
+                session=self.client.session,
+                expected_bytes=status.num_bytes,
+                progress=self.progress,
+                sleep=self.sleep,
+                on_bytes=on_bytes,
+                verify=lambda files: self.check_sessions(entry, files),
+            )
+        except IncompleteExport as exc:
+            self.incomplete(entry, str(exc))
         entry.downloaded_at = self.clock()
         entry.complete = True  # the marker, written last (after every file is in place)
         self.wc.write_entry(entry)
         self.wc.set_days(entry.day_dates(), entry.job_id, entry.submitted_at)
+
+    # -- the proof that a job's files are its whole export
+
+    def check_listing(self, entry: CacheEntry, status: JobStatus) -> None:
+        """A FINISHED job listing no files while announcing data is an error, not an empty
+        day: it is set aside, and its days are exported again."""
+        if status.files or not (status.num_sessions or status.num_bytes):
+            return
+        entry.state = "REJECTED"
+        entry.message = (
+            f"FINISHED with no files, but announced numSessions={status.num_sessions} and "
+            f"numBytes={status.num_bytes}"
+        )
+        self.wc.write_entry(entry)
+        raise InvalidAnswer(
+            200,
+            f"export job {entry.job_id} (days {entry.span}) is {entry.message}. Nothing was "
+            f"kept; the next fetch of these days exports them again (1 export)",
+            "getExportResults",
+        )
+
+    def check_sessions(self, entry: CacheEntry, files: list[tuple[str, Path]]) -> None:
+        """The files hold the sessions the job announced, or the set is refused (and the
+        files are removed, since their bytes were all there: only a new download can
+        differ)."""
+        from leanplum_notebook.load.count import count_sessions
+
+        if entry.num_sessions is None:
+            return
+        found = count_sessions(files, self.args.format)
+        if found != entry.num_sessions:
+            for _, path in files:
+                path.unlink(missing_ok=True)
+            raise IncompleteExport(
+                f"the job announced numSessions={entry.num_sessions:,} but its "
+                f"{len(files)} file(s) hold {found:,} session(s)"
+            )
+
+    def incomplete(self, entry: CacheEntry, why: str) -> None:
+        """Record a download whose files do not add up, and raise saying what comes next:
+        one more download while the files exist; after a second failure, a new export."""
+        entry.failed_checks += 1
+        entry.message = why
+        if entry.failed_checks >= MAX_FAILED_CHECKS:
+            entry.state = "REJECTED"
+            then = (
+                f"after {entry.failed_checks} downloads that do not add up the job is set "
+                "aside: the next fetch of these days exports them again (1 export)"
+            )
+        else:
+            until = datetime.fromtimestamp(
+                (entry.finished_at or self.clock()) + FILES_KEPT_SECONDS, tz=timezone.utc
+            )
+            then = (
+                "the next fetch of these days downloads the job's files again (no export) "
+                f"while the service keeps them (until {until:%Y-%m-%d %H:%M} UTC); if they "
+                "still do not add up, or are gone, it exports the days again (1 export)"
+            )
+        self.wc.write_entry(entry)
+        raise IncompleteExport(
+            f"export job {entry.job_id} (days {entry.span}): {why}. Nothing was kept as "
+            f"complete; {then}"
+        )
 
     # -- one new export
 
@@ -703,6 +784,7 @@ def fetch(
     app_id: str | None = None,
     export_key: str | None = None,
     api_url: str | None = None,
+    method: str | None = None,
     settings: Settings | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     s3_bucket: str | None = None,
@@ -734,6 +816,9 @@ def fetch(
         were exported), to pick up late sessions.
     app_id, export_key, api_url, settings, cache_dir
         Credentials and places (default: environment ``LEANPLUM_*``, then ``.env``).
+    method
+        ``"post"`` (default; the key travels in a JSON body) or ``"get"`` (everything in
+        the URL, for a gateway that drops bodies); default ``LEANPLUM_API_METHOD``.
     s3_bucket, s3_access_id, s3_access_key, s3_prefix, compress
         Ask the service to copy the files to S3 as well.
     callback_url
@@ -779,7 +864,7 @@ def fetch(
     }
     args = _validate(start, end, format, start_time, end_time, now, **request_extra)
     timeout = _check_timeout(timeout)
-    cfg = _resolve(settings, app_id, export_key, api_url, cache_dir)
+    cfg = _resolve(settings, app_id, export_key, api_url, cache_dir, method)
     _check_cache_dir(cfg.cache_dir)
     wc = WindowCache(cfg.cache_dir, cfg.app_id, args.format, args.window)
     run = _Fetch(

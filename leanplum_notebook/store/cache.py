@@ -20,7 +20,6 @@ The planner (:func:`plan_days`, :func:`merge_ranges`) is pure.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -32,6 +31,7 @@ from typing import Any, Literal
 
 from leanplum_notebook.dates import day_status, format_day, parse_day
 from leanplum_notebook.errors import CacheError
+from leanplum_notebook.redaction import get_logger, redact_value
 from leanplum_notebook.store.files import atomic_write_json, file_lock, read_json, safe_name
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "window_name",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Cached days between two missing runs that are re-exported to save an export: one export
 #: covering a gap of up to this many cached days costs bandwidth, two exports cost quota.
@@ -191,7 +191,9 @@ class CacheEntry:
     ``days`` are the days the job is authoritative for: those it was asked to deliver,
     less any a later export took over. ``state`` is the job's last known state, or
     ``UNKNOWN`` (exportData sent, no answer: job id unknown), ``EXPIRED`` (files deleted
-    before they were downloaded, or a job given up as stuck).
+    before they were downloaded, or a job given up as stuck), ``REJECTED`` (its files
+    never added up to what it announced: its days are exported again).
+    ``failed_checks`` counts downloads whose files did not add up.
     """
 
     job_id: str
@@ -207,6 +209,7 @@ class CacheEntry:
     complete: bool = False
     message: str = ""
     s3_copy_status: dict[str, Any] | None = None
+    failed_checks: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The ``entry.json`` document."""
@@ -224,6 +227,7 @@ class CacheEntry:
             "complete": self.complete,
             "message": self.message,
             "s3CopyStatus": self.s3_copy_status,
+            "failed_checks": self.failed_checks,
         }
 
     @classmethod
@@ -244,6 +248,7 @@ class CacheEntry:
                 complete=bool(data.get("complete")),
                 message=str(data.get("message") or ""),
                 s3_copy_status=data.get("s3CopyStatus"),
+                failed_checks=int(data.get("failed_checks") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CacheError(f"malformed entry.json: {exc}") from None
@@ -251,7 +256,12 @@ class CacheEntry:
     @property
     def resumable(self) -> bool:
         """Submitted with a known job id, not yet complete, not given up on."""
-        return not self.complete and self.state not in ("UNKNOWN", "EXPIRED", "FAILED")
+        return not self.complete and self.state not in ("UNKNOWN", "EXPIRED", "FAILED", "REJECTED")
+
+    @property
+    def span(self) -> str:
+        """The entry's days for messages: ``first..last``."""
+        return f"{self.days[0]}..{self.days[-1]}" if self.days else "?..?"
 
     def day_dates(self) -> list[date]:
         """``days`` as dates."""
@@ -340,8 +350,9 @@ class WindowCache:
         return None if data is None else CacheEntry.from_json(data)
 
     def write_entry(self, entry: CacheEntry) -> None:
-        """Write ``entry.json`` atomically."""
-        atomic_write_json(self.entry_dir(entry.job_id) / "entry.json", entry.to_json())
+        """Write ``entry.json`` atomically (redacted: it holds text the server wrote)."""
+        document = redact_value(entry.to_json())
+        atomic_write_json(self.entry_dir(entry.job_id) / "entry.json", document)
 
     def entries(self) -> list[CacheEntry]:
         """Every entry in this folder, oldest first."""
@@ -354,22 +365,30 @@ class WindowCache:
         return sorted(out, key=lambda e: e.submitted_at)
 
     def complete_days(self) -> dict[date, DayRecord]:
-        """Days whose entry exists and is complete with all its files present."""
+        """Days whose entry exists and is complete with all its files present, each at the
+        size it was downloaded at (a file cut short on disk later makes its days missing)."""
         ok: dict[date, DayRecord] = {}
         checked: dict[str, bool] = {}
         for day, record in self.read_days().items():
             if record.job_id not in checked:
                 entry = self.read_entry(record.job_id)
                 checked[record.job_id] = (
-                    entry is not None
-                    and entry.complete
-                    and all(
-                        (self.files_dir(entry.job_id) / f["name"]).is_file() for f in entry.files
-                    )
+                    entry is not None and entry.complete and self._files_whole(entry)
                 )
             if checked[record.job_id]:
                 ok[day] = record
         return ok
+
+    def _files_whole(self, entry: CacheEntry) -> bool:
+        folder = self.files_dir(entry.job_id)
+        for f in entry.files:
+            try:
+                size = (folder / str(f["name"])).stat().st_size
+            except (OSError, KeyError, TypeError):
+                return False
+            if f.get("size") is not None and size != f["size"]:
+                return False
+        return True
 
 
 # ---------------------------------------------------------------- listing and clearing

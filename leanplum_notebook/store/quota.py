@@ -11,7 +11,6 @@ server answers 429 "limit exceeded" the day is marked full (reconciliation).
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -22,11 +21,12 @@ from typing import Any
 
 from leanplum_notebook.dates import format_day, next_pacific_midnight, pacific_day
 from leanplum_notebook.errors import CacheError, QuotaExceeded
+from leanplum_notebook.redaction import get_logger
 from leanplum_notebook.store.files import atomic_write_json, file_lock, read_json
 
 __all__ = ["DAILY_LIMIT", "QuotaLedger", "QuotaStatus", "quota"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Accepted exportData calls per app per Pacific day (spec 7.11).
 DAILY_LIMIT = 24

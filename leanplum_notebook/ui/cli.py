@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from leanplum_notebook.redaction import RedactingFilter
+
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("leanplum_notebook.ui.demo", "run the whole pipeline on the bundled simulator"),
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # every record printed, the libraries' too, passes the one redaction layer
+        handler.addFilter(RedactingFilter())
     module = importlib.import_module(args._module)
     run = getattr(module, f"run_{args._name}", None) or module.run
     return int(run(args) or 0)

@@ -7,10 +7,10 @@ it comes from ``LEANPLUM_EXPORT_KEY`` or a ``.env`` file, and is never printed.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 
 from leanplum_notebook.errors import LeanplumError
+from leanplum_notebook.ui.console import say, warn
 
 __all__ = [
     "add_cache_arguments",
@@ -20,14 +20,6 @@ __all__ = [
     "run_export",
     "run_quota",
 ]
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -44,6 +36,11 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end-time", type=int, help="availability window end, Unix seconds")
     p.add_argument("--refresh", action="store_true", help="re-export provisional cached days")
     p.add_argument("--api-url", help="API endpoint (default: LEANPLUM_API_URL or Leanplum's)")
+    p.add_argument(
+        "--method",
+        choices=("post", "get"),
+        help="HTTP method of API calls (default: LEANPLUM_API_METHOD or post)",
+    )
     _common(p)
     p.add_argument("--timeout", type=float, default=1800.0, help="overall deadline, seconds")
     p.add_argument("--dry-run", action="store_true", help="show the plan; export nothing")
@@ -66,9 +63,9 @@ def run_export(args: argparse.Namespace) -> int:
                 app_id=args.app_id,
                 cache_dir=args.cache_dir,
             )
-            _out(str(p))
+            say(str(p))
             for d in p.days:
-                _out(f"{d.day:%Y%m%d}  {d.status}")
+                say(f"{d.day:%Y%m%d}  {d.status}")
             return 0
         result = fetch(
             args.start,
@@ -79,21 +76,22 @@ def run_export(args: argparse.Namespace) -> int:
             refresh=args.refresh,
             app_id=args.app_id,
             api_url=args.api_url,
+            method=args.method,
             cache_dir=args.cache_dir,
             progress=not args.no_progress,
             timeout=args.timeout,
         )
     except LeanplumError as exc:
-        _err(f"error: {exc}")
+        warn(f"error: {exc}")
         return 1
-    _out(str(result.plan))
-    _out(f"exports spent: {result.exports_spent}")
+    say(str(result.plan))
+    say(f"exports spent: {result.exports_spent}")
     for part in result.parts:
         days = f"{part.days[0]:%Y%m%d}..{part.days[-1]:%Y%m%d}"
-        _out(f"{days}  {len(part.files)} file(s)  {part.num_sessions} sessions  {part.entry_dir}")
+        say(f"{days}  {len(part.files)} file(s)  {part.num_sessions} sessions  {part.entry_dir}")
     prov = [f"{d:%Y%m%d}" for d in result.provisional_days]
     if prov:
-        _out(f"provisional (may still gain late sessions): {', '.join(prov)}")
+        say(f"provisional (may still gain late sessions): {', '.join(prov)}")
     return 0
 
 
@@ -109,9 +107,9 @@ def run_quota(args: argparse.Namespace) -> int:
     try:
         status = quota(args.app_id, cache_dir=args.cache_dir)
     except LeanplumError as exc:
-        _err(f"error: {exc}")
+        warn(f"error: {exc}")
         return 1
-    _out(str(status))
+    say(str(status))
     return 0
 
 
@@ -138,19 +136,19 @@ def run_cache(args: argparse.Namespace) -> int:
         if args.cache_action == "list":
             rows = list_cache(root, app_id=args.app)
             if not rows:
-                _out(f"no cached days in {root}")
+                say(f"no cached days in {root}")
                 return 0
-            _out(f"{'app':<24} {'format':<6} {'window':<12} {'day':<8} {'status':<11} size")
+            say(f"{'app':<24} {'format':<6} {'window':<12} {'day':<8} {'status':<11} size")
             for r in rows:
-                _out(
+                say(
                     f"{r.app_id[:24]:<24} {r.format:<6} {r.window:<12} {r.day:%Y%m%d} "
                     f"{r.status:<11} {r.bytes / 1e6:.1f} MB"
                 )
             return 0
         before: date | None = parse_day(args.before, "--before") if args.before else None
         n = clear_cache(root, app_id=args.app, before=before)
-        _out(f"removed {n} cached day(s) from {root}")
+        say(f"removed {n} cached day(s) from {root}")
         return 0
     except LeanplumError as exc:
-        _err(f"error: {exc}")
+        warn(f"error: {exc}")
         return 1

@@ -10,18 +10,18 @@ printing); ``add_arguments``/``run`` are the command line around it (``cli.py`` 
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from leanplum_notebook.errors import LeanplumError
+from leanplum_notebook.redaction import get_logger
+from leanplum_notebook.ui.console import say, warn
 
 __all__ = ["DemoResult", "add_arguments", "run", "run_pipeline"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass
@@ -164,10 +164,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _say(text: str = "") -> None:
-    print(text)  # noqa: T201  (this module's run() is a CLI command)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``leanplum-notebook demo``; print where the report is and the headline numbers."""
     import matplotlib
@@ -182,22 +178,22 @@ def run(args: argparse.Namespace) -> int:
             args.out, days=args.days, seed=args.seed, progress=not args.no_progress
         )
     except (LeanplumError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        warn(f"error: {exc}")
         return 1
     h = result.headline
-    _say(f"Demo on the bundled simulator: Pacific days {result.start} to {result.end}")
-    _say(f"  sessions          {h['sessions']:>12,}")
-    _say(f"  users             {h['users']:>12,}")
-    _say(f"  avg daily active  {h['avg_dau']:>12,.0f}")
-    _say(f"  new users         {h['new_users']:>12,}")
-    _say(f"  day-1 retention   {h['day1_retention']:>12.1%}")
-    _say(f"  day-7 retention   {h['day7_retention']:>12.1%}")
-    _say(f"  revenue           {h['revenue']:>12,.2f}")
-    _say(f"  ARPDAU            {h['arpdau']:>12,.3f}")
-    _say(f"  best variant lift {h['best_lift']:>12.1%}")
-    _say(f"  exports spent     {h['exports_spent']:>12}")
-    _say()
-    _say(f"Overview chart: {result.overview.resolve()}")
-    _say(f"Report:         {result.report.resolve()}")
-    _say(f"({time.perf_counter() - started:.0f} s)")
+    say(f"Demo on the bundled simulator: Pacific days {result.start} to {result.end}")
+    say(f"  sessions          {h['sessions']:>12,}")
+    say(f"  users             {h['users']:>12,}")
+    say(f"  avg daily active  {h['avg_dau']:>12,.0f}")
+    say(f"  new users         {h['new_users']:>12,}")
+    say(f"  day-1 retention   {h['day1_retention']:>12.1%}")
+    say(f"  day-7 retention   {h['day7_retention']:>12.1%}")
+    say(f"  revenue           {h['revenue']:>12,.2f}")
+    say(f"  ARPDAU            {h['arpdau']:>12,.3f}")
+    say(f"  best variant lift {h['best_lift']:>12.1%}")
+    say(f"  exports spent     {h['exports_spent']:>12}")
+    say()
+    say(f"Overview chart: {result.overview.resolve()}")
+    say(f"Report:         {result.report.resolve()}")
+    say(f"({time.perf_counter() - started:.0f} s)")
     return 0

@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
@@ -31,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from leanplum_notebook.dates import PACIFIC, format_day, parse_day
 from leanplum_notebook.errors import LeanplumError, ReportError, ValidationError
+from leanplum_notebook.redaction import get_logger
+from leanplum_notebook.ui.console import say, warn
 
 if TYPE_CHECKING:
     from leanplum_notebook.settings import Settings
     from leanplum_notebook.sources.connect import Connection
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Default number of days in a report, and how many days before today it ends.
 DEFAULT_DAYS = 28
@@ -165,7 +166,7 @@ def _to_html(notebook_path: Path, title: str) -> str:
     # nbconvert logs through the running traitlets application (a kernel's, when this runs in
     # a notebook); give it our own logger, where one expected warning is dropped: charts are
     # matplotlib PNGs without alt text, and nbconvert would warn about each of them.
-    log = logging.getLogger(f"{__name__}.nbconvert")
+    log = get_logger(f"{__name__}.nbconvert")
     quiet = _DropMessages("Alternative text is missing")
     log.addFilter(quiet)
     try:
@@ -387,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
         )
     except LeanplumError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        warn(f"error: {exc}")
         return 1
-    print(f"report written to {path.resolve()}")  # noqa: T201
+    say(f"report written to {path.resolve()}")
     return 0

@@ -21,7 +21,6 @@ ImportError saying how to install it.
 from __future__ import annotations
 
 import html
-import logging
 import os
 import threading
 import time
@@ -39,6 +38,7 @@ except ImportError as exc:  # pragma: no cover - ipywidgets is a core dependency
 
 from leanplum_notebook.dates import PACIFIC, WINDOW_DAYS, format_day, pacific_day, parse_day
 from leanplum_notebook.errors import ConfigError, LeanplumError
+from leanplum_notebook.redaction import get_logger
 from leanplum_notebook.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExportForm", "FormValues", "equivalent_call", "plan_summary"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _KEY_PLACEHOLDER = "export key (hidden)"
 _KEY_RECEIVED = "key received (hidden); type again to replace"

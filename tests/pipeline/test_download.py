@@ -82,18 +82,32 @@ def test_missing_file_is_reported_as_expired(served: tuple[str, Path], tmp_path:
     assert list((tmp_path / "dl").iterdir()) == []  # nothing that looks complete
 
 
-def test_file_names_are_sanitised_and_unique() -> None:
+def test_file_names_are_sanitised() -> None:
     names = file_names(
         [
             "https://h/leanplum_export/export-1-uuid-output-0",
             "https://h/a/x%2F..%2F..%2Fetc%2Fpasswd",
-            "https://h/b/export-1-uuid-output-0",
         ]
     )
-    assert names == ["export-1-uuid-output-0", "x_.._.._etc_passwd", "export-1-uuid-output-0-1"]
+    assert names == ["export-1-uuid-output-0", "x_.._.._etc_passwd"]
     for bad in ("file:///etc/passwd", "ftp://h/x", "https://h/..", "https://h/a/..%2F..%2Fx"):
         with pytest.raises(errors.ValidationError):
             file_names([bad])
+
+
+@pytest.mark.parametrize(
+    ("listing", "why"),
+    [
+        (["https://h/a/X-output-0", "https://h/b/X-output-0"], "under one name"),
+        (["https://h/a/X-output-0", "https://h/a/X-output-0"], "under one name"),
+        (["https://h/a/x-OUTPUT-0", "https://h/b/X-output-0"], "under one name"),  # macOS
+        (["https://h/a/X-output-0.part", "https://h/a/X-output-0"], "until it is complete"),
+        (["https://h/a/X-output-0", "https://h/a/X-output-0.PART"], "until it is complete"),
+    ],
+)
+def test_colliding_file_names_are_refused(listing: list[str], why: str) -> None:
+    with pytest.raises(errors.InvalidAnswer, match=why):
+        file_names(listing)
 
 
 def test_size_check_retries_each_file_on_its_own(
