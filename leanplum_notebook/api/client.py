@@ -364,8 +364,9 @@ class Client:
         if not isinstance(job_id, str) or not job_id:
             raise ExportOutcomeUnknown(
                 "exportData succeeded but its answer holds no job id "
-                f"({type(job_id).__name__}); the export was probably created and counted "
-                "against today's 24, and cannot be followed"
+                f"({type(job_id).__name__}); the export may have been created and counted "
+                "against today's 24, and cannot be followed. Check the quota before trying "
+                "again"
             )
         logger.info("export job %s started for %s", job_id, request.public_dict())
         return job_id

@@ -30,7 +30,9 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before poll number ``attempt + 1`` (attempt counts from 0)."""
-        return float(min(self.cap, self.initial * self.factor**attempt))
+        # the exponent is bounded: factor**attempt overflows a float after a few thousand
+        # polls, which a job that stays in an unknown state can reach
+        return float(min(self.cap, self.initial * self.factor ** min(attempt, 100)))
 
 
 def wait(

@@ -35,7 +35,7 @@ from leanplum_notebook.load.common import (
     PY_PARSERS,
     finish_column,
 )
-from leanplum_notebook.load.json_exact import FileStats, open_binary
+from leanplum_notebook.load.json_exact import DAMAGED_STREAM, FileStats, damaged, open_binary
 from leanplum_notebook.redaction import get_logger
 
 logger = get_logger(__name__)
@@ -153,7 +153,7 @@ class CsvFileReader:
                         false_values=_FALSE,
                     ),
                 )
-            except pa.ArrowInvalid as exc:
+            except (pa.ArrowInvalid, OSError) as exc:  # OSError: a damaged .gz (pyarrow's)
                 if "Empty CSV file" in str(exc):
                     return
                 yield from self._slow(str(exc))
@@ -170,7 +170,7 @@ class CsvFileReader:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
-                except (pa.ArrowException, ValueError) as exc:
+                except (pa.ArrowException, ValueError, OSError) as exc:
                     yield from self._slow(str(exc))
                     return
                 try:
@@ -231,6 +231,8 @@ class CsvFileReader:
                 raise LoadError(self.path, reader.line_num, f"malformed CSV ({exc})") from None
             except UnicodeDecodeError as exc:
                 raise LoadError(self.path, None, f"not valid UTF-8 ({exc})") from None
+            except DAMAGED_STREAM as exc:
+                raise damaged(self.path, reader.line_num + 1, exc) from None
         if not found_bad and not self.skip:
             # Arrow refused something Python accepts: say what Arrow said, never guess.
             raise LoadError(self.path, None, arrow_message)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,33 @@ def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
     if path.name.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
     return raw, raw
+
+
+#: What a damaged compressed stream raises while it is read: gzip's EOFError (truncated),
+#: BadGzipFile (an OSError), zlib.error (corrupt data)
+DAMAGED_STREAM = (EOFError, OSError, zlib.error)
+
+
+def damaged(path: Path, line: int | None, exc: BaseException) -> LoadError:
+    """The error for a file whose bytes end early or are corrupt: no line after the damage
+    can be read, so it is not a bad line to skip but a file to download again."""
+    what = "ends early or is corrupt" if path.name.endswith(".gz") else "cannot be read"
+    return LoadError(
+        path,
+        line,
+        f"the file {what} ({type(exc).__name__}: {exc}); nothing after this point can be "
+        "read, so the file is refused as a whole: download it again",
+    )
+
+
+def numbered_lines(path: Path, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` of a stream, a damaged stream raised as :func:`damaged`."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(stream, 1):
+            yield lineno, line
+    except DAMAGED_STREAM as exc:
+        raise damaged(path, lineno + 1, exc) from None
 
 
 def _session_id(value: Any) -> int:
@@ -313,7 +341,7 @@ def iter_json_batches(
         batch_marks = (stats.sessions, stats.duplicates, stats.bad_lines, len(stats.bad_samples))
         position = 0
         lineno = 0
-        for lineno, line in enumerate(stream, 1):
+        for lineno, line in numbered_lines(path, stream):
             parser.parse(lineno, line, rows)
             if len(rows.sessions) >= batch_sessions:
                 yield _convert(path, rows, parser, batch_first_line, lineno, batch_marks)
