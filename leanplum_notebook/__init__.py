@@ -9,7 +9,8 @@ stays cheap and the pandas path never pulls in Dask.
 
 The layers, each importing only those above it::
 
-    errors settings dates models schema engines    pure; each rule defined once
+    errors redaction                               the error tree; the one redaction layer
+    settings dates models schema engines           pure; each rule defined once
     api/        client (HTTP, retries), polling, download
     store/      cache (per-day entries, the planner), quota (ledger), files (atomic I/O)
     sources/    export (fetch, plan, Export), connect

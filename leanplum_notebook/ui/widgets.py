@@ -38,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - ipywidgets is a core dependency
 
 from leanplum_notebook.dates import PACIFIC, WINDOW_DAYS, format_day, pacific_day, parse_day
 from leanplum_notebook.errors import ConfigError, LeanplumError
-from leanplum_notebook.redaction import get_logger
+from leanplum_notebook.redaction import get_logger, redact, remember
 from leanplum_notebook.settings import Settings
 
 if TYPE_CHECKING:
@@ -537,7 +537,7 @@ class ExportForm:
             )
             self.last_quota = quota(settings=settings, clock=self._clock)
         except (LeanplumError, ValueError) as exc:
-            self.preview.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            self.preview.value = f"<span style='color:#b00'>{html.escape(redact(str(exc)))}</span>"
             self.submit_button.disabled = True
             return
         counts = plan_summary(self.last_plan)
@@ -669,9 +669,8 @@ class ExportForm:
         else:
             logger.error("export failed", exc_info=exc)
             message = f"unexpected error ({type(exc).__name__}): {exc}"
-        for secret in (self._export_key, self._s3_secret, os.environ.get("LEANPLUM_EXPORT_KEY")):
-            if secret:
-                message = message.replace(secret, "***")
+        remember(self._export_key, self._s3_secret, os.environ.get("LEANPLUM_EXPORT_KEY"))
+        message = redact(message)
         self.error_box.value = (
             "<div style='color:#b00;border-left:3px solid #b00;padding-left:6px'>"
             f"Export failed: {html.escape(message)}</div>"
