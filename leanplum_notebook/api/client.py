@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -391,14 +391,17 @@ class Client:
         query. Redirects are never followed: requests would re-send the key (in the body or
         the URL) to wherever a 3xx points."""
         if self.settings.method == "get":
-            url = f"{self.settings.api_url}?{urlencode({**query, **body})}"
-            if len(url) > MAX_URL:
+            params = {**query, **body}
+            url = requests.Request("GET", self.settings.api_url, params=params).prepare().url
+            if len(url or "") > MAX_URL:
                 raise ValidationError(
                     "method",
-                    f"this GET request would be {len(url)} characters long, over the "
+                    f"this GET request would be {len(url or '')} characters long, over the "
                     f"{MAX_URL} the API accepts; use method='post'",
                 )
-            return self.session.get(url, timeout=self.timeout, allow_redirects=False)
+            return self.session.get(
+                self.settings.api_url, params=params, timeout=self.timeout, allow_redirects=False
+            )
         return self.session.post(
             self.settings.api_url,
             params=query,

@@ -263,8 +263,9 @@ def _download_one(
                     raise _refused(r)
                 else:
                     raise DownloadError(f"{path.name}: HTTP {r.status_code}")
-                length = r.headers.get("Content-Length")
-                expected = int(length) if length is not None else None
+                length = r.headers.get("Content-Length", "").strip()
+                # a Content-Length that is not a number is no promise: the size check decides
+                expected = int(length) if length.isascii() and length.isdigit() else None
                 if total is None and expected is not None:
                     total = have + expected
                 written = 0

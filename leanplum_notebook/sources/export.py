@@ -706,8 +706,8 @@ class _Fetch:
             self.wc.write_entry(empty)
             self.wc.set_days(days, empty.job_id, submitted_at)
             return
-        except ApiError:
-            self.ledger.release(reservation)  # refused: invalid calls do not count
+        except (ApiError, ValidationError):
+            self.ledger.release(reservation)  # refused, or never sent: nothing was spent
             raise
         self.ledger.confirm(reservation, job_id)
         self.spent += 1

@@ -194,7 +194,15 @@ def _odd_answers(A: Any) -> dict[str, Any]:
             {"Content-Range": f"bytes {start}-{len(data)}/{len(data) + 4}"},
         )
 
+    def bad_length(data: bytes, rng: str | None) -> Any:
+        return A(200, data, {"Content-Length": "lots"})
+
+    def negative_length(data: bytes, rng: str | None) -> Any:
+        return A(200, data, {"Content-Length": "-5"})
+
     return {
+        "200 with Content-Length: lots": bad_length,
+        "200 with Content-Length: -5": negative_length,
         "200 ignoring Range": whole,
         "206 from another start": wrong_start,
         "206 of unknown total": star_total,

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leanplum_notebook import errors
+from leanplum_notebook.store.quota import QuotaLedger
 
 
 def echoes(kit: Any) -> str:
@@ -143,6 +144,8 @@ def test_a_get_url_longer_than_the_api_accepts_is_refused_before_it_is_sent(
     with pytest.raises(errors.ValidationError, match="2083"):
         wire.fetch(tmp_path / "cache", method="get", **args)
     assert wire.exports == 0
+    ledger = QuotaLedger(tmp_path / "cache" / kit.APP, clock=lambda: kit.NOW)
+    assert ledger.status(kit.APP).used == 0  # nothing was sent, so nothing is counted
     assert leaks(str(wire.requests), kit) == []
 
 
