@@ -266,3 +266,21 @@ def test_listings_with_colliding_names_are_refused_before_any_download(
         wire.fetch(cache)
     assert not [r for r in wire.requests if not r["path"].startswith("/api")]
     assert_nothing_complete(cache, kit)
+
+
+@pytest.mark.parametrize("announced", [60, 61])
+def test_csv_sessions_are_counted_in_the_sessions_files(
+    wire: Any, kit: Any, tmp_path: Path, announced: int
+) -> None:
+    wire.data.clear()
+    wire.files.clear()
+    for p in sorted((kit.GOLDEN.parent / "csv").iterdir()):
+        wire.put(f"/leanplum_export/{p.name}", p.read_bytes())
+    wire.results = [(200, wire.finished(numSessions=announced))]
+    cache = tmp_path / "cache"
+    if announced != 61:
+        with pytest.raises(errors.IncompleteExport, match="hold 61 session"):
+            wire.fetch(cache, format="csv")
+        return
+    result = wire.fetch(cache, format="csv")
+    assert len(result.files) == 7 and len(result.load().sessions) == 61
