@@ -59,6 +59,26 @@ class FileStats:
     bad_lines: int = 0
     duplicates: int = 0
     bad_samples: list[str] = field(default_factory=list)
+    #: rows of the other tables that left with the removed duplicate sessions
+    duplicate_rows: dict[str, int] = field(default_factory=dict)
+
+    def mark(self) -> tuple[Any, ...]:
+        """A snapshot to :meth:`restore` when a batch is read again."""
+        counts = (self.sessions, self.duplicates, self.bad_lines, len(self.bad_samples))
+        return (*counts, dict(self.duplicate_rows))
+
+    def restore(self, mark: tuple[Any, ...]) -> None:
+        """Undo what happened since :meth:`mark`."""
+        self.sessions, self.duplicates, self.bad_lines = mark[:3]
+        del self.bad_samples[mark[3] :]
+        self.duplicate_rows = dict(mark[4])
+
+    def removed(self, rows: dict[str, int]) -> None:
+        """Count one removed duplicate session and the child rows that left with it."""
+        self.duplicates += 1
+        for table, n in rows.items():
+            if n:
+                self.duplicate_rows[table] = self.duplicate_rows.get(table, 0) + n
 
     def bad(self, path: Path, line: int | None, reason: str) -> None:
         self.bad_lines += 1
@@ -174,6 +194,23 @@ _COUNTS = tuple(
 )
 
 
+def child_rows(session: dict[str, Any]) -> dict[str, int]:
+    """The rows one session line gives the tables other than ``sessions`` (as
+    :func:`_parse_session` would write them: nameless states give no states row)."""
+    counts = dict.fromkeys(("states", "events", "event_parameters"), 0)
+    try:
+        for state in session.get("states") or ():
+            counts["states"] += state.get("name") is not None
+            for event in state.get("events") or ():
+                counts["events"] += 1
+                counts["event_parameters"] += len(event.get("parameters") or ())
+        counts["user_attributes"] = len(session.get("userAttributes") or ())
+        counts["experiments"] = len(session.get("experiments") or ())
+    except (AttributeError, TypeError):  # a malformed copy: what it would give is unknown
+        pass
+    return counts
+
+
 def _parse_session(session: dict[str, Any], sid: int, rows: _Rows) -> None:
     """Append one session's rows; may leave partial child rows behind if it raises.
 
@@ -285,8 +322,9 @@ class _LineParser:
             session = orjson.loads(line)
             sid = _session_id(session["sessionId"])
             if sid in self.seen:
-                # The same session twice in one export: keep the first line.
-                self.stats.duplicates += 1
+                # The same session twice in one export: keep the first line, count the
+                # rows this one would have given, so that read == kept + removed
+                self.stats.removed(child_rows(session))
                 self.stats.sessions += 1  # read (numSessions counts it), then dropped
                 return
             _parse_session(session, sid, rows)
@@ -338,7 +376,7 @@ def iter_json_batches(
     with raw, stream:
         rows = _Rows()
         batch_first_line = 1
-        batch_marks = (stats.sessions, stats.duplicates, stats.bad_lines, len(stats.bad_samples))
+        batch_marks = stats.mark()
         position = 0
         lineno = 0
         for lineno, line in numbered_lines(path, stream):
@@ -347,12 +385,7 @@ def iter_json_batches(
                 yield _convert(path, rows, parser, batch_first_line, lineno, batch_marks)
                 rows = _Rows()
                 batch_first_line = lineno + 1
-                batch_marks = (
-                    stats.sessions,
-                    stats.duplicates,
-                    stats.bad_lines,
-                    len(stats.bad_samples),
-                )
+                batch_marks = stats.mark()
                 if on_bytes is not None:
                     now = raw.tell()
                     on_bytes(now - position)
@@ -369,7 +402,7 @@ def _convert(
     parser: _LineParser,
     first_line: int,
     last_line: int,
-    marks: tuple[int, int, int, int],
+    marks: tuple[Any, ...],
 ) -> dict[str, pa.Table]:
     try:
         return rows.to_tables()
@@ -383,9 +416,7 @@ def _convert(
         )
     # Undo what the batch did to the shared state, then re-read it line by line.
     parser.seen.difference_update(rows.session_ids)
-    stats = parser.stats
-    stats.sessions, stats.duplicates, stats.bad_lines = marks[:3]
-    del stats.bad_samples[marks[3] :]
+    parser.stats.restore(marks)
     return _convert_line_by_line(path, parser, first_line, last_line)
 
 

@@ -12,11 +12,13 @@ The fast path is strict, never lenient: whatever it cannot prove it reads exactl
 Python path would raises :class:`FastPathUnsupported`, and the caller re-reads the whole part
 with the Python path (which then gives the exact error, line number or skip count). Cases it
 hands back: an id that is not canonical decimal text or an integer (DuckDB would round
-``1.5`` to ``2``), a count that is not an integer, a missing required id, a sessionId seen
-twice in the part, a number that orjson cannot read (beyond 64 bits), an attribute or
+``1.5`` to ``2``), a count that is not an integer, a missing required id, a number that
+orjson cannot read (beyond 64 bits), an attribute or
 parameter value orjson cannot read, any DuckDB error (bad JSON, a value that does not
 convert, duplicate keys, a line over ``MAX_LINE_BYTES``, out of memory). A state whose
 ``name`` is missing or null is synthetic in both paths (DuckDB cannot tell the two apart).
+A sessionId seen twice in a part stays on the fast path: the later copies are removed
+after the parse, with their child rows, and counted (:func:`_deduplicated`).
 
 Ids, counts and lat/lon are read as text (a JSON number read as text keeps its literal
 digits) and converted by Arrow's strict casts (hexadecimal ``0x..`` refused).
@@ -33,7 +35,7 @@ import itertools
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -356,6 +358,10 @@ class Batch:
     group: int
     tables: dict[str, pa.Table]
     sessions: int
+    #: repeated sessions removed from the batch (counted in ``sessions``: they were read)
+    duplicates: int = 0
+    #: rows of the other tables that left with them
+    duplicate_rows: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -433,14 +439,12 @@ def iter_parts(groups: Sequence[Sequence[Path]], *, batch_sessions: int) -> Iter
                 continue
             if isinstance(payload, pa.RecordBatch):
                 try:
-                    tables = batch_tables(payload)
-                    _check_unique(tables, seen.setdefault(group, set()))
+                    yield _deduplicated(group, payload, seen.setdefault(group, set()))
                 except (FastPathUnsupported, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                     # (an Arrow error: a value the fast path cannot convert, e.g. lat: [])
                     given_up.add(group)
                     yield PartUnsupported(group, str(exc))
                     continue
-                yield Batch(group, tables, payload.num_rows)
             elif isinstance(payload, Path):
                 yield FileDone(group, payload)
             elif isinstance(payload, str):
@@ -460,12 +464,32 @@ def iter_parts(groups: Sequence[Sequence[Path]], *, batch_sessions: int) -> Iter
         worker.join()
 
 
-def _check_unique(tables: dict[str, pa.Table], seen: set[int]) -> None:
-    """A sessionId twice in a part: the Python path counts and removes the later copies."""
+def _deduplicated(group: int, batch: pa.RecordBatch, seen: set[int]) -> Batch:
+    """The batch's tables without the sessions already read in the part (or earlier in the
+    batch), as the Python path does: the first line of a sessionId is kept, and the rows
+    the later ones would have given are counted, per table.
+
+    The later copies are removed from the nested batch before it is flattened, so their
+    children leave with them whatever ids those children share with the first copy.
+    """
+    tables = batch_tables(batch)
     ids = tables["sessions"].column("sessionId").to_numpy()
-    if len(np.unique(ids)) != len(ids) or not seen.isdisjoint(ids.tolist()):
-        raise FastPathUnsupported("a sessionId appears twice")
-    seen.update(ids.tolist())
+    _, first = np.unique(ids, return_index=True)
+    fresh = np.zeros(len(ids), dtype=bool)
+    fresh[first] = True
+    if seen:
+        fresh &= ~np.isin(ids, np.fromiter(seen, dtype=np.int64, count=len(seen)))
+    seen.update(ids[fresh].tolist())
+    if fresh.all():
+        return Batch(group, tables, batch.num_rows)
+    removed = batch_tables(batch.filter(pa.array(~fresh)))
+    return Batch(
+        group,
+        batch_tables(batch.filter(pa.array(fresh))),
+        batch.num_rows,
+        duplicates=int((~fresh).sum()),
+        duplicate_rows={n: t.num_rows for n, t in removed.items() if n != "sessions"},
+    )
 
 
 def _connect() -> Any:

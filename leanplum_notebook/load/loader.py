@@ -339,12 +339,19 @@ class SourcePartStats:
     bad_lines: int = 0
     duplicates: int = 0
     bad_samples: list[str] = field(default_factory=list)
+    #: rows of the other tables that left with the part's removed duplicate sessions
+    duplicate_rows: dict[str, int] = field(default_factory=dict)
+
+    def add_duplicate_rows(self, rows: Mapping[str, int]) -> None:
+        for table, n in rows.items():
+            self.duplicate_rows[table] = self.duplicate_rows.get(table, 0) + int(n)
 
     def to_meta(self) -> dict[str, Any]:
         return {
             "sessions_read": self.sessions_read,
             "bad_lines_skipped": self.bad_lines,
             "duplicates_in_part": self.duplicates,
+            "duplicate_rows_in_part": self.duplicate_rows,
             "bad_lines": self.bad_samples,
         }
 
@@ -355,6 +362,7 @@ class SourcePartStats:
             bad_lines=int(meta.get("bad_lines_skipped", 0)),
             duplicates=int(meta.get("duplicates_in_part", 0)),
             bad_samples=list(meta.get("bad_lines", [])),
+            duplicate_rows=dict(meta.get("duplicate_rows_in_part") or {}),
         )
 
 
@@ -396,6 +404,7 @@ def _parse_part(
         total.sessions_read += stats.sessions
         total.bad_lines += stats.bad_lines
         total.duplicates += stats.duplicates
+        total.add_duplicate_rows(stats.duplicate_rows)
         total.bad_samples.extend(stats.bad_samples)
     del total.bad_samples[20:]
     return total
@@ -579,6 +588,8 @@ class _Loader:
                     for name, data in event.tables.items():
                         sinks[index].write(name, data)
                     stats[index].sessions_read += event.sessions
+                    stats[index].duplicates += event.duplicates
+                    stats[index].add_duplicate_rows(event.duplicate_rows)
                 elif isinstance(event, json_fast.FileDone):
                     if bar is not None:
                         size = event.path.stat().st_size
@@ -636,6 +647,8 @@ class _Loader:
         report.bad_lines_skipped += stats.bad_lines
         report.bad_lines.extend(stats.bad_samples[: max(0, 20 - len(report.bad_lines))])
         report.duplicates_removed["sessions"] += stats.duplicates
+        for table, n in stats.duplicate_rows.items():
+            report.duplicates_removed[table] += n
         if stats.bad_lines:
             logger.warning("%s: skipped %d bad line(s)", part.job_id, stats.bad_lines)
         if part.num_sessions is not None:
