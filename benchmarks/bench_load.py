@@ -320,10 +320,9 @@ def _reset_peak() -> None:
 
 
 def _worker_parse(folder: str) -> None:
-    from leanplum_notebook.load.loader import load
+    from leanplum_notebook.load.loader import build_cache
 
-    # as the Dask engine's _write_parquet does: the six tables to Parquet, almost nothing back
-    load(folder, tables=["experiments"], columns={"experiments": ["experimentId"]}, progress=False)
+    build_cache(folder)  # what the Dask engine asks of a worker
 
 
 RUNNERS = {

@@ -23,7 +23,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "RedactingFilter", "get_logger", "redact", "redact_value", "remember"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "get_logger",
+    "guard_loggers",
+    "redact",
+    "redact_value",
+    "remember",
+]
 
 MASK = "***"
 #: Shorter values are not masked: a 3-character "secret" would mask ordinary words
@@ -106,3 +114,11 @@ def get_logger(name: str) -> logging.Logger:
     if _FILTER not in logger.filters:
         logger.addFilter(_FILTER)
     return logger
+
+
+def guard_loggers(*prefixes: str) -> None:
+    """Attach the filter to every logger already created under these names (a library's:
+    botocore logs request headers, with the access key id, at DEBUG)."""
+    names = [name for name in logging.Logger.manager.loggerDict if name.startswith(prefixes)]
+    for name in (*prefixes, *names):
+        get_logger(name)

@@ -151,6 +151,10 @@ CSV_FILE: Final = re.compile(
     r"(?:\.gz)?"
 )
 
+#: A feed manifest (spec 3.3): ``<stem>-output-manifest`` (JSON) or
+#: ``<stem>-output<kind>-manifest`` (CSV), written last, listing the job's files.
+MANIFEST_FILE: Final = re.compile(r"(?P<stem>.+)-output(?P<kind>[a-z]*)-manifest")
+
 #: Key columns of each table (spec 5.2). ``event_parameters`` rows are keyed by
 #: (eventId, name); a repeated eventId inside a session makes that key ambiguous, as in
 #: Leanplum's own CSV export.

@@ -158,18 +158,9 @@ class DaskTables(TableSet[dd.DataFrame]):
 
 def _write_parquet(item: Any, batch_sessions: int, on_bad_line: str = "error") -> str:
     """Parse one part into its Parquet cache with the pandas loader (runs on a worker)."""
-    from leanplum_notebook.load.loader import load
+    from leanplum_notebook.load.loader import build_cache
 
-    # Asking for one tiny column makes the loader write all six tables to Parquet and read
-    # back almost nothing: the parse streams, so memory stays bounded by the batch.
-    load(
-        item,
-        tables=["experiments"],
-        columns={"experiments": ["experimentId"]},
-        batch_sessions=batch_sessions,
-        on_bad_line=on_bad_line,
-        progress=False,
-    )
+    build_cache(item, batch_sessions=batch_sessions, on_bad_line=on_bad_line)
     return "ok"
 
 

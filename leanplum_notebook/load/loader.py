@@ -988,3 +988,18 @@ def load(
 
 #: Alias kept for the package's lazy ``load_tables`` name.
 load_tables = load
+
+
+def build_cache(source: Any, *, batch_sessions: int = 10_000, on_bad_line: str = "error") -> None:
+    """Parse ``source`` into its Parquet cache, keeping nothing in memory (for a Dask worker
+    or a feed sync): asking for one tiny column makes the loader write all six tables and
+    read back almost nothing, and the parse streams, so memory stays bounded by the batch.
+    """
+    load(
+        source,
+        tables=["experiments"],
+        columns={"experiments": ["experimentId"]},
+        batch_sessions=batch_sessions,
+        on_bad_line=on_bad_line,
+        progress=False,
+    )
