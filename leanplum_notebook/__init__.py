@@ -13,7 +13,7 @@ The layers, each importing only those above it::
     settings dates models schema engines           pure; each rule defined once
     api/        client (HTTP, retries), polling, download
     store/      cache (per-day entries, the planner), quota (ledger), files (atomic I/O)
-    sources/    export (fetch, plan, Export), connect
+    sources/    export (fetch, plan, Export), connect, feed (the automated export feed)
     load/       loader, json_fast (DuckDB), json_exact (Python), csv, parquet, tables
     analysis/   reductions (one definition per metric, run on pandas), metrics, joins
     plots       matplotlib charts of the small results
@@ -43,6 +43,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "plan": ("leanplum_notebook.sources.export", "plan"),
     "Export": ("leanplum_notebook.sources.export", "Export"),
     "connect": ("leanplum_notebook.sources.connect", "connect"),
+    "feed": ("leanplum_notebook.sources.feed", "feed"),
+    "Feed": ("leanplum_notebook.sources.feed", "Feed"),
     "Connection": ("leanplum_notebook.sources.connect", "Connection"),
     "Client": ("leanplum_notebook.api.client", "Client"),
     "Settings": ("leanplum_notebook.settings", "Settings"),

@@ -34,7 +34,8 @@ def test_schema_dtypes_cover_every_column() -> None:
 KINDS = {
     **dict.fromkeys(("errors", "metrics", "plots", "joins", "schema"), "module"),
     **dict.fromkeys(
-        ("fetch", "plan", "connect", "quota", "load", "load_dask", "render_report"), "function"
+        ("fetch", "plan", "connect", "feed", "quota", "load", "load_dask", "render_report"),
+        "function",
     ),
     **dict.fromkeys(
         (
@@ -43,6 +44,7 @@ KINDS = {
             "DaskTables",
             "Export",
             "ExportForm",
+            "Feed",
             "LeanplumError",
             "LoadError",
             "LoadReport",

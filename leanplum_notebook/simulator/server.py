@@ -553,6 +553,27 @@ class Simulator:
         """The first app's Data Export key (``clientKey``)."""
         return self.apps[0].export_key
 
+    def feed(
+        self, bucket: Any, prefix: str = "", *, start: float | None = None, **config: Any
+    ) -> Any:
+        """A :class:`~leanplum_notebook.simulator.feed.FeedWriter` of the first app's
+        automated export feed into ``bucket`` (a ``LocalBucket`` or ``S3Bucket``), a job
+        every ``interval_hours`` (4) from ``start`` (default: 7 days ago on this clock);
+        call ``run_until(sim.clock.now())`` to write the jobs due."""
+        from .feed import FeedConfig, FeedWriter
+
+        if not self.generators:
+            raise RuntimeError("start the simulator first")
+        now = self.clock.now()
+        return FeedWriter(
+            self.generators[self.app_id],
+            bucket,
+            prefix,
+            start=now - 7 * 86400 if start is None else start,
+            config=FeedConfig(**config),
+            seed=self.seed,
+        )
+
     @property
     def workdir(self) -> Path | None:
         """The temporary folder holding the export files (deleted on close)."""

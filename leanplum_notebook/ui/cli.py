@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quota": ("leanplum_notebook.ui.cli_export", "show the exports left today"),
     "cache": ("leanplum_notebook.ui.cli_export", "list or clear the local cache"),
     "report": ("leanplum_notebook.ui.report", "render the HTML report for a range of days"),
+    "feed": ("leanplum_notebook.ui.cli_feed", "sync or show Leanplum's automated export feed"),
 }
 
 

@@ -172,3 +172,53 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
     (tmp_path / "20260601" / "export-1-abc-output-manifest").write_text(json.dumps({"x": 1}))
     with pytest.raises(errors.DownloadError, match="not a list"):
         Feed(tmp_path, cache_dir=tmp_path / "c").scan()
+
+
+def test_the_cli_syncs_and_shows_the_feed(
+    feed_world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leanplum_notebook.ui.cli import main
+
+    world = feed_world(fail_jobs=frozenset({1}))
+    world.writer.run_until(world.now - 11 * 86400)
+    common = ["--cache-dir", str(world.cache), "--no-progress"]
+    assert main(["feed", "status", world.url, *common]) == 0
+    shown = capsys.readouterr().out
+    assert "6 to sync" in shown and "1 partial job(s)" in shown
+    assert main(["feed", "sync", world.url, *common]) == 0
+    assert "synced 6 job(s)" in capsys.readouterr().out
+    assert main(["feed", "sync", world.url, *common]) == 0
+    assert "synced 0 job(s): 0 file(s)" in capsys.readouterr().out
+    assert main(["feed", "status", str(world.cache / "nowhere"), *common]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_feed_on_dask_and_from_the_package(feed_world: Any) -> None:
+    import leanplum_notebook as lpn
+    from leanplum_notebook import metrics
+
+    world = feed_world()
+    world.writer.run_until(world.now)
+    feed = lpn.feed(world.url, cache_dir=world.cache)
+    assert isinstance(feed, lpn.Feed)
+    feed.sync(progress=False)
+    days = world.days(6, 2)
+    pandas_tables = feed.load(days=days, progress=False)
+    dask_tables = feed.load(days=days, engine="dask")
+    want = metrics.active_users(pandas_tables.sessions)
+    got = metrics.active_users(dask_tables.sessions)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+
+
+def test_the_simulator_writes_its_own_feed(make_simulator: Any, tmp_path: Path) -> None:
+    from leanplum_notebook.simulator.feed import LocalBucket
+    from leanplum_notebook.sources.feed import Feed
+
+    sim = make_simulator()
+    writer = sim.feed(LocalBucket(tmp_path / "b"), "x/", interval_hours=6)
+    jobs = writer.run_until(sim.clock.now())
+    assert len(jobs) == 7 * 4 + 1 and all(j.state == "complete" for j in jobs)
+    status = Feed(tmp_path / "b" / "x", cache_dir=tmp_path / "c").scan()
+    assert len(status.jobs) == len(jobs) and not status.partial
+    folders = sorted({j.folder for j in jobs})
+    assert len(folders) == 8  # a date folder per Pacific day a job started

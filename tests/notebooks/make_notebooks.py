@@ -132,6 +132,37 @@ form.wait()
 print(form.code)
 print(f"exports spent: {form.export.exports_spent}, sessions: {len(form.tables.sessions):,}")""",
     ),
+    (
+        "md",
+        """\
+## The automated export feed
+
+Many apps have Leanplum push their raw data to their own bucket on a schedule instead of
+calling the export API. `lpn.feed("s3://bucket/prefix/")` reads that feed (any fsspec URL, or
+a local folder of the same layout): `sync()` downloads the complete jobs not seen yet (a job
+counts once its manifest is there), and `load(days=...)` gives the same six tables by Pacific
+session day. Here the simulator writes a week of its feed, a job every 4 hours, to a folder.""",
+    ),
+    (
+        "code",
+        """\
+import tempfile
+from pathlib import Path
+
+from leanplum_notebook.simulator import Simulator
+from leanplum_notebook.simulator.feed import LocalBucket
+
+folder = Path(tempfile.mkdtemp())
+with Simulator() as sim:
+    sim.feed(LocalBucket(folder / "bucket"), "leanplum/").run_until(sim.clock.now())
+feed = lpn.feed(folder / "bucket" / "leanplum", cache_dir=folder / "cache")
+print(feed.sync(progress=False))
+import pandas as pd
+
+feed_days = pd.date_range(*conn.recent_days(3, lag=1)).date  # the last 3 Pacific days
+feed_tables = feed.load(days=feed_days, progress=False)
+feed_tables""",
+    ),
 ]
 
 ENGAGEMENT = [
