@@ -36,6 +36,7 @@ from leanplum_notebook.settings import (
     ENV_EXPORT_KEY,
     Settings,
     read_dotenv,
+    resolve_cache_dir,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ logger = get_logger(__name__)
 #: Set to "1" (by ``render_report``) when the credentials in the environment are those of a
 #: bundled simulator, so that the report says its data is synthetic.
 ENV_SIMULATED = "LEANPLUM_NOTEBOOK_SIMULATED"
+#: The automated export feed to read instead of the API (``connect(feed=...)``)
+ENV_FEED_URL = "LEANPLUM_FEED_URL"
 
 #: Default length of the simulator's history (days back from now).
 SIMULATOR_HISTORY_DAYS = 90
@@ -101,12 +104,16 @@ class Connection:
         Unix-seconds clock used for "today" (Pacific), the 60-day window and the quota day.
     simulator : Simulator or None
         The simulator object when ``simulated``.
+    feed : Feed or None
+        The automated export feed, when the data comes from one (``connect(feed=...)`` or
+        ``LEANPLUM_FEED_URL``): ``fetch`` then syncs it and spends no export.
     """
 
     settings: Settings
     simulated: bool = False
     clock: Callable[[], float] = field(default=time.time, compare=False)
     simulator: Any = field(default=None, compare=False)
+    feed: Any = field(default=None, compare=False)
 
     @property
     def app_id(self) -> str:
@@ -118,6 +125,10 @@ class Connection:
 
         Keyword arguments are those of :func:`leanplum_notebook.export.fetch`.
         """
+        if self.feed is not None:
+            fmt = kw.get("format") or self.feed.format
+            source = self.feed if fmt == self.feed.format else self.feed.with_format(fmt)
+            return source.export(start, end, progress=kw.get("progress", True))
         from leanplum_notebook.sources.export import fetch
 
         kw.setdefault("clock", self.clock)
@@ -140,7 +151,22 @@ class Connection:
         """:func:`recent_days` on this connection's clock."""
         return recent_days(days, lag=lag, clock=self.clock)
 
+    @property
+    def source(self) -> str:
+        """Where the data comes from, in words (for reports)."""
+        if self.feed is not None:
+            return f"Leanplum's automated export feed ({self.feed.shown})"
+        return (
+            "the bundled simulator (synthetic data)"
+            if self.simulated
+            else "the Leanplum export API"
+        )
+
     def __repr__(self) -> str:
+        if self.feed is not None:
+            return (
+                f"Connection(feed={self.feed.shown!r}, cache_dir={str(self.settings.cache_dir)!r})"
+            )
         source = "simulator" if self.simulated else "api"
         return (
             f"Connection({source}, app_id={self.settings.app_id!r}, "
@@ -203,6 +229,8 @@ def connect(
     data: Any = None,
     environ: Mapping[str, str] | None = None,
     dotenv: str | None = ".env",
+    feed: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Connection:
     """Connect to the real export API when credentials are set, else to the bundled simulator.
 
@@ -228,6 +256,11 @@ def connect(
         Environment to read instead of ``os.environ``.
     dotenv : str or None, default ".env"
         ``.env`` file to read; None for none.
+    feed : str or path, optional
+        Read Leanplum's automated export feed at this URL (``s3://bucket/prefix/``, a
+        folder...) instead of calling the API; default ``LEANPLUM_FEED_URL``.
+    storage_options : mapping, optional
+        fsspec options of the feed (credentials default to the usual chain).
 
     Returns
     -------
@@ -240,6 +273,14 @@ def connect(
         When credentials are given only in part (e.g. an app id without an export key).
     """
     env = os.environ if environ is None else environ
+    feed_url = feed if feed is not None else env.get(ENV_FEED_URL)
+    if feed_url and not simulate:
+        from leanplum_notebook.sources.feed import Feed
+
+        root = resolve_cache_dir(cache_dir, environ=env, dotenv=dotenv)
+        source = Feed(feed_url, cache_dir=root, storage_options=storage_options)
+        settings = Settings(app_id=source.shown, export_key="", cache_dir=root)
+        return Connection(settings, feed=source)
     if not simulate:
         try:
             settings = Settings.resolve(

@@ -35,13 +35,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leanplum_notebook import schema
+from leanplum_notebook.dates import day_range, day_status, parse_day
 from leanplum_notebook.errors import DownloadError, ValidationError
 from leanplum_notebook.models import ExportPart
 from leanplum_notebook.redaction import get_logger, guard_loggers, remember
 from leanplum_notebook.settings import resolve_cache_dir
 from leanplum_notebook.store.files import atomic_write_json, file_lock, read_json, safe_name
 
-__all__ = ["Feed", "FeedJob", "FeedStatus", "PartialJob", "SyncResult", "feed"]
+__all__ = ["Feed", "FeedExport", "FeedJob", "FeedStatus", "PartialJob", "SyncResult", "feed"]
 
 logger = get_logger(__name__)
 
@@ -215,12 +216,22 @@ class Feed:
         self.shown = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else self.url
         self.clock = clock
         digest = sha256(f"{self.shown}|{format}".encode()).hexdigest()[:16]
-        root = resolve_cache_dir(cache_dir)
-        self.dir = root / "feeds" / f"{safe_name(_base(self.shown) or 'feed')}-{digest}"
+        self.cache_root = resolve_cache_dir(cache_dir)
+        self.dir = self.cache_root / "feeds" / f"{safe_name(_base(self.shown) or 'feed')}-{digest}"
         self._fs: Any = None
 
     def __repr__(self) -> str:
         return f"Feed({self.shown!r}, format={self.format!r}, ingested={len(self.ledger())})"
+
+    def with_format(self, format: str) -> Feed:
+        """The same feed, read in the other format (its own cache)."""
+        return Feed(
+            self.url,
+            format=format,
+            cache_dir=self.cache_root,
+            storage_options=self.storage_options,
+            clock=self.clock,
+        )
 
     # -- the bucket
 
@@ -432,6 +443,14 @@ class Feed:
             out.append(self._part(stem, rec["format"], [folder / n for n in rec["files"]]))
         return out
 
+    def export(self, start: Any, end: Any = None, *, progress: bool = True, **_: Any) -> FeedExport:
+        """Sync, then the Pacific days ``start``..``end`` as a :class:`FeedExport`."""
+        first = parse_day(start, "start")
+        last = first if end is None else parse_day(end, "end")
+        if last < first:
+            raise ValidationError("end", f"{last:%Y%m%d} is before start {first:%Y%m%d}")
+        return FeedExport(self, day_range(first, last), self.sync(progress=progress))
+
     def load(self, **kw: Any) -> Any:
         """The six tables of the ingested jobs: ``load(feed.parts(), days=..., ...)``.
 
@@ -446,6 +465,66 @@ class Feed:
                 "feed", f"nothing ingested from {self.shown} yet: call sync() first"
             )
         return load(parts, **kw)
+
+
+class FeedExport:
+    """Pacific days of a synced feed, shaped like :class:`~leanplum_notebook.export.Export`
+    (what ``connect(feed=...).fetch(start, end)`` returns, so notebooks and the report run
+    the same on either source).
+
+    Attributes
+    ----------
+    days : tuple of date
+    status : dict of date to str
+        ``"provisional"`` until the newest ingested job is 9 days past the day (sessions
+        arrive up to 8 days late), then ``"final"``.
+    exports_spent : int
+        Always 0: a feed spends none of the 24 daily exports.
+    sync : SyncResult
+        What the sync before it did.
+    """
+
+    exports_spent = 0
+
+    def __init__(self, feed: Feed, days: Sequence[Any], sync: SyncResult) -> None:
+        self.feed = feed
+        self.days = tuple(days)
+        self.sync = sync
+        newest = max((j["uploaded_at"] for j in feed.ledger().values()), default=0.0)
+        self.status = {d: day_status(d, newest) for d in self.days}
+        self.format = feed.format
+        self._tables: Any = None
+
+    @property
+    def parts(self) -> list[ExportPart]:
+        """The ingested jobs (every one may hold sessions of these days)."""
+        return self.feed.parts()
+
+    @property
+    def files(self) -> list[Path]:
+        return [Path(f) for p in self.parts for f in p.files]
+
+    @property
+    def provisional_days(self) -> list[Any]:
+        return [d for d in self.days if self.status[d] == "provisional"]
+
+    def load(self, **kw: Any) -> Any:
+        """The six tables of these days: ``feed.load(days=self.days, **kw)``."""
+        kw.setdefault("days", self.days)
+        return self.feed.load(**kw)
+
+    @property
+    def tables(self) -> Any:
+        if self._tables is None:
+            self._tables = self.load()
+        return self._tables
+
+    def __repr__(self) -> str:
+        first, last = (self.days[0], self.days[-1]) if self.days else (None, None)
+        return (
+            f"FeedExport({self.feed.shown!r}, days={first}..{last} ({len(self.days)} days, "
+            f"{len(self.provisional_days)} provisional), jobs={len(self.feed.ledger())})"
+        )
 
 
 def feed(url: str | os.PathLike[str], **kw: Any) -> Feed:

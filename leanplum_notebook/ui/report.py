@@ -87,8 +87,12 @@ def _day_text(value: str | date | None, name: str) -> str | None:
     return format_day(parse_day(value, name))
 
 
-def _credentials_env(settings: Settings | None, *, simulated: bool = False) -> dict[str, str]:
-    """Environment variables that hand ``settings`` to the report kernel."""
+def _credentials_env(
+    settings: Settings | None, *, simulated: bool = False, feed: Any = None
+) -> dict[str, str]:
+    """Environment variables that hand ``settings`` (or a feed) to the report kernel."""
+    if feed is not None:
+        return {"LEANPLUM_FEED_URL": feed.url, "LEANPLUM_CACHE_DIR": str(feed.cache_root)}
     if settings is None:
         return {}
     env = {
@@ -301,7 +305,8 @@ def render_report(
         raise ValidationError("out", f"expected a file path, got a folder: {out_path}")
 
     simulated = connection is not None and connection.simulated
-    extra_env = _credentials_env(settings, simulated=simulated)
+    feed = connection.feed if connection is not None else None
+    extra_env = _credentials_env(settings, simulated=simulated, feed=feed)
     all_secrets = [s for s in secrets if s]
     all_secrets += [os.environ.get(name, "") for name in _SECRET_ENV]
     all_secrets += [extra_env.get("LEANPLUM_EXPORT_KEY", "")]

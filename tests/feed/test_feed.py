@@ -222,3 +222,24 @@ def test_the_simulator_writes_its_own_feed(make_simulator: Any, tmp_path: Path) 
     assert len(status.jobs) == len(jobs) and not status.partial
     folders = sorted({j.folder for j in jobs})
     assert len(folders) == 8  # a date folder per Pacific day a job started
+
+
+def test_connect_and_the_report_take_a_feed(feed_world: Any, tmp_path: Path) -> None:
+    from leanplum_notebook.sources.connect import connect
+    from leanplum_notebook.ui.report import render_report
+
+    world = feed_world()
+    world.writer.run_until(world.now)
+    conn = connect(feed=world.url, cache_dir=world.cache, environ={}, dotenv=None)
+    assert conn.feed is not None and "automated export feed" in conn.source
+    export = conn.fetch(world.day(4), world.day(2), progress=False)
+    assert export.exports_spent == 0 and len(export.days) == 3
+    # a day is final once the newest job was uploaded 9 days after it: here the bucket's
+    # file times are the real clock, months after the simulated days
+    assert set(export.status.values()) == {"final"}
+    assert_same_tables(export.load(progress=False), world.api_tables(world.day(4), world.day(2)))
+    html = render_report(
+        world.day(4), world.day(2), out=tmp_path / "feed.html", connection=conn, timeout=300
+    ).read_text(encoding="utf-8")
+    assert "automated export feed" in html and "a feed announces no count" in html
+    assert "exports spent for this report: 0" in html

@@ -419,10 +419,12 @@ sessions, events = tables.sessions, tables.events""",
 real = sessions[sessions["isSession"].fillna(True)]
 revenue = metrics.revenue(events, sessions, event=conversion_event)
 engagement = metrics.engagement(sessions)
-source = "the bundled simulator (synthetic data)" if conn.simulated else "the Leanplum export API"
+origin = f"app `{conn.app_id}`, from {conn.source}"
+if conn.feed is not None:
+    origin = f"from {conn.source}"
 display(Markdown(f\"\"\"# {title}
 
-Pacific days **{start} to {end}**, app `{conn.app_id}`, from {source}.
+Pacific days **{start} to {end}**, {origin}.
 
 | measure | value |
 |---|---:|
@@ -500,11 +502,14 @@ else:
         """\
 statuses = list(export.status.values())
 load_report = tables.report
+expected = load_report.sessions_expected
+announced = "a feed announces no count"
+if expected is not None:
+    announced = f"the export announced {expected:,}"
 display(Markdown(f\"\"\"
 - days: {len(export.days)} ({statuses.count("final")} final, {statuses.count("provisional")}
   provisional: recent days may still gain late sessions)
-- sessions read: {load_report.sessions_read:,} (the export announced
-  {load_report.sessions_expected:,})
+- sessions read: {load_report.sessions_read:,} ({announced})
 - exports spent for this report: {export.exports_spent}
 \"\"\"))""",
     ),
