@@ -243,3 +243,24 @@ def test_connect_and_the_report_take_a_feed(feed_world: Any, tmp_path: Path) -> 
     ).read_text(encoding="utf-8")
     assert "automated export feed" in html and "a feed announces no count" in html
     assert "exports spent for this report: 0" in html
+
+
+def test_a_session_in_two_jobs_is_kept_once_from_the_newest(feed_world: Any) -> None:
+    world = feed_world()
+    world.writer.run_until(world.now - 6 * 86400)
+    jobs = [j for j in world.writer.jobs if j.sessions]
+    old_key, new_key = jobs[-3].keys[0], jobs[-1].keys[0]
+    bucket = Path(world.url).parent
+    line = json.loads((bucket / old_key).read_text().splitlines()[0])
+    line["city"] = "Copy in the newer job"
+    with open(bucket / new_key, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
+    feed = world.feed()
+    feed.sync(progress=False)
+    tables = feed.load(progress=False)
+    kept = tables.sessions[tables.sessions["sessionId"] == int(line["sessionId"])]
+    assert len(kept) == 1 and kept["city"].iloc[0] == "Copy in the newer job"
+    assert tables.report.duplicates_removed["sessions"] == 1
+    assert tables.report.duplicates_removed["events"] == sum(
+        len(s.get("events") or []) for s in line.get("states") or []
+    )
