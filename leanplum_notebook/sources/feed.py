@@ -268,6 +268,7 @@ class Feed:
             ``jobs`` (complete, oldest first), ``ingested``, ``pending``, ``partial``.
         """
         now = self.clock()
+        known = self.ledger()
         jobs: list[FeedJob] = []
         partial: list[PartialJob] = []
         for folder, entries in self._listing().items():
@@ -287,7 +288,9 @@ class Feed:
                         _mtime(info),
                     )
             for stem in sorted(set(data) | set(manifests)):
-                job = self._job(folder, stem, data.get(stem, {}), manifests.get(stem, {}))
+                job = self._job(
+                    folder, stem, data.get(stem, {}), manifests.get(stem, {}), known.get(stem)
+                )
                 if isinstance(job, FeedJob):
                     jobs.append(job)
                 elif data.get(stem):
@@ -304,8 +307,10 @@ class Feed:
         stem: str,
         data: dict[str, tuple[str, int, float]],
         manifests: dict[str, tuple[str, float]],
+        ingested: Mapping[str, Any] | None = None,
     ) -> FeedJob | str:
-        """The complete job, or why it is not complete."""
+        """The complete job, or why it is not complete (a job already ingested is taken
+        from the ledger: its manifests are not read again)."""
         if self.format == "json":
             wanted = [""]
         else:
@@ -315,12 +320,25 @@ class Feed:
         if missing:
             return "no manifest" if len(missing) == len(wanted) else f"no manifest for {missing}"
         files: list[tuple[str, int]] = []
-        for kind in wanted:
-            path, _ = manifests[kind]
-            for name in _manifest_names(self.fs.cat_file(path), f"{folder}/{_base(path)}"):
-                if name not in data:
-                    return f"the manifest lists {name}, which is not in the bucket"
-                files.append(data[name][:2])
+        try:
+            names = (
+                list(ingested["files"])
+                if ingested is not None
+                else [
+                    name
+                    for kind in wanted
+                    for name in _manifest_names(
+                        self.fs.cat_file(manifests[kind][0]),
+                        f"{folder}/{_base(manifests[kind][0])}",
+                    )
+                ]
+            )
+        except DownloadError as exc:  # a broken manifest: that job waits, the others go on
+            return str(exc)
+        for name in names:
+            if name not in data:
+                return f"the manifest lists {name}, which is not in the bucket"
+            files.append(data[name][:2])
         return FeedJob(
             folder, stem, self.format, tuple(files), max(t for _, t in manifests.values())
         )

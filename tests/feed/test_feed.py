@@ -170,8 +170,8 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
     (tmp_path / "20260601").mkdir()
     (tmp_path / "20260601" / "export-1-abc-output-0").write_text("{}\n")
     (tmp_path / "20260601" / "export-1-abc-output-manifest").write_text(json.dumps({"x": 1}))
-    with pytest.raises(errors.DownloadError, match="not a list"):
-        Feed(tmp_path, cache_dir=tmp_path / "c").scan()
+    status = Feed(tmp_path, cache_dir=tmp_path / "c").scan()
+    assert status.jobs == [] and "not a list" in status.partial[0].why
 
 
 def test_the_cli_syncs_and_shows_the_feed(
