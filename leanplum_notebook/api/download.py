@@ -421,7 +421,7 @@ def download_files(
         unit="B",
         unit_scale=True,
         unit_divisor=1024,
-        desc="download",
+        desc="Downloading export files",
         disable=not progress,
     ) as bar:
 

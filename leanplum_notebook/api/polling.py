@@ -84,7 +84,13 @@ def wait(
     t_end = clock() + deadline
     attempt = 0
     last_state = "?"
-    with tqdm(total=None, desc=f"export {job_id}", unit="poll", disable=not progress) as bar:
+    # what a person wants to see: the job's state and how long it has taken, not poll counts
+    with tqdm(
+        total=None,
+        desc="Waiting for Leanplum",
+        bar_format="{desc}: {postfix}, {elapsed}",
+        disable=not progress,
+    ) as bar:
         while True:
             try:
                 status = status_fn(job_id)
@@ -97,7 +103,7 @@ def wait(
                     logger.debug("job %s is %s", job_id, status.state)
                     last_state = status.state
                     bar.set_postfix_str(status.state, refresh=False)
-                bar.update(1)
+                bar.update(1)  # redraws the elapsed time
                 if status.state == "FINISHED":
                     return status
                 if status.state == "FAILED":

@@ -46,7 +46,14 @@ if TYPE_CHECKING:
     from leanplum_notebook.sources.export import Export, Plan
     from leanplum_notebook.store.quota import QuotaStatus
 
-__all__ = ["ExportForm", "FormValues", "equivalent_call", "plan_summary"]
+__all__ = [
+    "ExportForm",
+    "FormValues",
+    "ProgressTimer",
+    "duration_text",
+    "equivalent_call",
+    "plan_summary",
+]
 
 logger = get_logger(__name__)
 
@@ -197,6 +204,10 @@ def _quota_text(status: QuotaStatus) -> str:
 _STYLE = {"description_width": "9em"}
 
 
+#: Checkboxes take the width of their label (the default cuts long labels short).
+_CHECKBOX: dict[str, Any] = {"indent": False, "style": {"description_width": "initial"}}
+
+
 def _layout() -> w.Layout:
     # one Layout per widget: a shared one would tie their sizes together
     return w.Layout(width="auto")
@@ -254,6 +265,7 @@ class ExportForm:
         self._thread: threading.Thread | None = None
         self._busy = False  # set on submit, cleared when the run ends (before the last redraw)
         self._lock = threading.Lock()
+        self._timer = ProgressTimer(time.monotonic)
         self.export: Export | None = None
         self.tables: Any = None
         self.error: BaseException | None = None
@@ -280,7 +292,8 @@ class ExportForm:
             [
                 self.header,
                 *credentials,
-                w.HBox([self.start, self.end, self.format]),
+                # wraps in a narrow notebook (a file browser open at 1024 px)
+                w.HBox([self.start, self.end, self.format], layout=w.Layout(flex_flow="row wrap")),
                 self.window,
                 self.advanced,
                 self.preview,
@@ -336,12 +349,10 @@ class ExportForm:
     def _build_days(
         self, start_day: date, end_day: date, first_day: date, today: date, format: str
     ) -> None:
-        self.start = w.DatePicker(
-            value=start_day, description="Start (Pacific)", min=first_day, max=today, style=_STYLE
-        )
-        self.end = w.DatePicker(
-            value=end_day, description="End (Pacific)", min=first_day, max=today, style=_STYLE
-        )
+        # no min/max on the pickers: a DatePicker silently moves a value outside them, while
+        # the preview says exactly what is wrong with a day (too old and not cached, future)
+        self.start = w.DatePicker(value=start_day, description="Start (Pacific)", style=_STYLE)
+        self.end = w.DatePicker(value=end_day, description="End (Pacific)", style=_STYLE)
         self.format = w.Dropdown(
             options=[("JSON", "json"), ("CSV", "csv")],
             value=format,
@@ -367,7 +378,7 @@ class ExportForm:
             style=_STYLE,
             layout=_layout(),
         )
-        self.refresh = w.Checkbox(description="Re-export provisional days (refresh)")
+        self.refresh = w.Checkbox(description="Re-export provisional days (refresh)", **_CHECKBOX)
         self.s3_bucket = w.Text(description="S3 bucket", style=_STYLE, layout=_layout())
         self.s3_access_id = w.Text(description="S3 access id", style=_STYLE, layout=_layout())
         self.s3_access_key = w.Password(
@@ -381,7 +392,7 @@ class ExportForm:
         self.s3_prefix = w.Text(
             description="S3 prefix", placeholder="dirname/", style=_STYLE, layout=_layout()
         )
-        self.compress = w.Checkbox(description="gzip the S3 copy (compressData)")
+        self.compress = w.Checkbox(description="gzip the S3 copy (compressData)", **_CHECKBOX)
         self.callback_url = w.Text(
             description="callbackUrl", placeholder="https://...", style=_STYLE, layout=_layout()
         )
@@ -516,7 +527,19 @@ class ExportForm:
         )
 
     def _on_change(self, _change: dict[str, Any]) -> None:
+        if not self.running:
+            self._clear_result()  # what is shown must be about the values on screen
         self.refresh_preview()
+
+    def _clear_result(self) -> None:
+        """Forget the last run's message, call and bar (the export itself stays in
+        ``form.export``)."""
+        self.status.value = ""
+        self.call_box.value = ""
+        self.error_box.value = ""
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self.progress.layout.visibility = "hidden"
 
     def refresh_preview(self) -> None:
         """Recompute the plan and the quota and show them (no request is made)."""
@@ -596,10 +619,10 @@ class ExportForm:
             self.values = values
             self._busy = True
             self.submit_button.disabled = True
-            self.progress.value = 0
-            self.progress.bar_style = ""
+            self._clear_result()
             self.progress.layout.visibility = "visible"
             self.status.value = "Submitting&hellip;"
+            self._timer = ProgressTimer(time.monotonic)
             self._thread = threading.Thread(
                 target=self._run, args=(settings, values), name="leanplum-export-form", daemon=True
             )
@@ -653,7 +676,7 @@ class ExportForm:
         """Progress from fetch: shown in the bar and the status line, never raising."""
         try:
             event = args[0] if args else kwargs
-            text, done, total = _progress_parts(event)
+            text, done, total = self._timer.describe(event)
             if total:
                 self.progress.max = max(int(total), 1)
                 self.progress.value = min(int(done or 0), self.progress.max)
@@ -697,12 +720,52 @@ class ExportForm:
         return self.export
 
 
-def _progress_parts(event: Any) -> tuple[str, float | None, float | None]:
-    """(text, done, total) from a ``ProgressEvent`` (stage, message, done/total bytes)."""
-    stage = getattr(event, "stage", "") or ""
-    message = getattr(event, "message", "") or stage
-    done = getattr(event, "done", None)
-    total = getattr(event, "total", None)
-    if total:
-        message = f"{message} ({(done or 0) / 1e6:,.1f} of {total / 1e6:,.1f} MB)"
-    return message, done, total
+def duration_text(seconds: float) -> str:
+    """``"45 s"``, ``"1 min 20 s"``, ``"2 h 05 min"``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
+
+
+class ProgressTimer:
+    """Turns fetch's progress events into words a person reads: how long Leanplum has been
+    at the job and in which state, then the download in MB with its rate.
+
+    Parameters
+    ----------
+    clock
+        Monotonic seconds (injectable for tests).
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.job_started: float | None = None
+        self.download_started: float | None = None
+
+    def describe(self, event: Any) -> tuple[str, float | None, float | None]:
+        """``(text, done, total)`` of a ``ProgressEvent`` (stage, state, done/total bytes)."""
+        stage = getattr(event, "stage", "") or ""
+        message = getattr(event, "message", "") or stage
+        done = getattr(event, "done", None)
+        total = getattr(event, "total", None)
+        now = self.clock()
+        if stage in ("submitted", "resume"):
+            self.job_started = now
+            return "Waiting for Leanplum: the job is submitted", done, total
+        if stage == "poll":
+            if self.job_started is None:
+                self.job_started = now
+            state = getattr(event, "state", None) or "?"
+            elapsed = duration_text(now - self.job_started)
+            return f"Waiting for Leanplum: {state}, {elapsed}", done, total
+        if stage == "download":
+            if self.download_started is None:
+                self.download_started = now
+            seconds = now - self.download_started
+            rate = f" at {(done or 0) / 1e6 / seconds:,.1f} MB/s" if seconds > 0.5 else ""
+            of = f" of {total / 1e6:,.1f}" if total else ""
+            return f"Downloading: {(done or 0) / 1e6:,.1f}{of} MB{rate}", done, total
+        return message, done, total
