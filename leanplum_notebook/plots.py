@@ -26,7 +26,7 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 
 from leanplum_notebook.analysis import metrics
 from leanplum_notebook.redaction import get_logger
@@ -117,10 +117,29 @@ def _ygrid(ax: Axes, axis: Literal["x", "y"] = "y") -> None:
     ax.grid(True, axis=axis, color=STYLE["grid.color"], linewidth=STYLE["grid.linewidth"])
 
 
+class _DayFormatter(Formatter):
+    """Day ticks that name their month ("08 Nov", "01 Dec"), the year once in the offset.
+
+    Matplotlib's concise formatter writes only the day under most ticks and the month only
+    where one begins, so a range from mid-November read "08 15 22 Dec" over "2026-Dec".
+    """
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        lo, hi = self.axis.get_view_interval() if self.axis is not None else (x, x)
+        day = mdates.num2date(x)
+        return day.strftime("%b %Y" if hi - lo > 120 else "%d %b")
+
+    def get_offset(self) -> str:
+        if self.axis is None:
+            return ""
+        lo, hi = sorted(self.axis.get_view_interval())
+        years = sorted({mdates.num2date(lo).year, mdates.num2date(hi).year})
+        return "" if hi - lo > 120 else "-".join(str(y) for y in years)
+
+
 def _date_axis(ax: Axes, xlabel: str) -> None:
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+    ax.xaxis.set_major_formatter(_DayFormatter())
     ax.set_xlabel(xlabel)
 
 
@@ -497,12 +516,15 @@ def plot_retention_heatmap(
     cols = cols[: seen_cols[-1] + 1]
     values = values[:, : seen_cols[-1] + 1]
     word = _period_word(data.index)
+    # period 0 is 100 % by definition: scaled to it, every later cell is washed out
+    later = values[:, 1:]
+    top = float(np.nanmax(later)) if later.size and not np.isnan(later).all() else 1.0
     image = ax.imshow(
         np.ma.masked_invalid(values),
         aspect="auto",
         cmap=cmap,
         vmin=0.0,
-        vmax=1.0,
+        vmax=max(top, 0.01),
         interpolation="nearest",
         **kw,
     )
@@ -675,7 +697,7 @@ def plot_funnel(
     texts = []
     for i, (u, c, d) in enumerate(zip(users, data["conversion"], data["drop_off"], strict=True)):
         conv = "" if pd.isna(c) else f" · {c:.0%} of step 1"
-        drop = "" if i == 0 or pd.isna(d) else f" · -{d:.0%}"
+        drop = "" if i == 0 or pd.isna(d) else f" · {d:.0%} fewer than step {i}"
         texts.append(f"{_human(u)}{conv}{drop}")
     _barh_labels(ax, users, texts)
     return _finish_hbars(ax, labels, title=title, xlabel="users")

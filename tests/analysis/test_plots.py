@@ -63,7 +63,8 @@ def test_active_users_lines(engagement: pd.DataFrame) -> None:
     assert lines["MAU (30 days)"].get_ydata().tolist() == [5, 9, 12]
     x = mdates.num2date(lines["DAU"].get_xdata(orig=False))
     assert [d.date().isoformat() for d in x] == ["2026-01-05", "2026-01-06", "2026-01-07"]
-    assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+    ax.figure.canvas.draw()
+    assert all(t.get_text().endswith(" Jan") for t in ax.get_xticklabels() if t.get_text())
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "MAU (30 days)",
         "WAU (7 days)",
@@ -241,8 +242,8 @@ def test_funnel_bars() -> None:
     assert ytick_labels(ax) == ["1. A", "2. B", "3. C"]
     assert texts(ax) == [
         "4 · 100% of step 1",
-        "3 · 75% of step 1 · -25%",
-        "2 · 50% of step 1 · -33%",
+        "3 · 75% of step 1 · 25% fewer than step 1",
+        "2 · 50% of step 1 · 33% fewer than step 2",
     ]
     assert ax.yaxis_inverted()
     assert ax.get_xlabel() == "users"
@@ -511,3 +512,27 @@ def test_percent_ticks_are_whole_percents() -> None:
             percent = tick.get_loc() * 100
             assert percent == pytest.approx(round(percent), abs=1e-9)
             assert tick.label1.get_text() == f"{round(percent)}%"
+
+
+def test_day_axes_name_the_month_of_every_tick() -> None:
+    """A range from mid-November read "08 15 22 Dec" over "2026-Dec" (issue 16)."""
+    days = pd.date_range("2026-11-05", "2026-12-02")
+    n = len(days)
+    frame = pd.DataFrame(
+        {"day": days, "dau": np.arange(n), "wau": np.arange(n), "mau": np.arange(n)}
+    )
+    ax = plots.plot_active_users(frame)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(len(label.split()) == 2 for label in labels), labels
+    assert labels[0].endswith("Nov") and labels[-1].endswith("Dec")
+    assert ax.xaxis.get_offset_text().get_text() == "2026"
+
+
+def test_retention_colours_are_scaled_to_the_later_periods(retention_table: pd.DataFrame) -> None:
+    """Period 0 is 100 % by definition; scaled to it, the heatmap was washed out."""
+    ax = plots.plot_retention_heatmap(retention_table)
+    later = retention_table[[c for c in retention_table.columns if c not in ("cohort_size", 0)]]
+    top = float(np.nanmax(later.to_numpy(dtype=float)))
+    assert ax.images[0].get_clim() == (0.0, pytest.approx(top))
+    assert top < 1.0
