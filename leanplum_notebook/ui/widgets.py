@@ -302,6 +302,7 @@ class ExportForm:
                 self.call_box,
             ]
         )
+        self.widget.add_class("leanplum-export-form")  # for styles and browser tests
         for field in (
             self.app_id_field,
             self.start,
