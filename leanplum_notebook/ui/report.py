@@ -17,6 +17,7 @@ The command line (``leanplum-notebook report``) is ``add_arguments``/``run`` bel
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 import os
 import re
@@ -186,7 +187,35 @@ def _to_html(notebook_path: Path, title: str) -> str:
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     finally:
         log.removeFilter(quiet)
-    return _drop_scripts(body)
+    return _drop_scripts(_alt_texts(body, chart_names(nb)))
+
+
+_NO_ALT = 'alt="No description has been provided for this image"'
+
+
+def chart_names(nb: Any) -> list[str]:
+    """A description of each image output, in order: the heading of its section."""
+    names: list[str] = []
+    heading = "chart"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.findall(r"^#+\s*(.+)$", cell.source, flags=re.M)
+            heading = found[-1].strip() if found else heading
+            continue
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                names.append(f"Chart: {heading}")
+    return names
+
+
+def _alt_texts(body: str, names: list[str]) -> str:
+    """nbconvert's placeholder alt text replaced by each chart's section, in order."""
+    parts = body.split(_NO_ALT)
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        name = names[i] if i < len(names) else "Chart"
+        out.append(f'alt="{html.escape(name, quote=True)}"{part}')
+    return "".join(out)
 
 
 class _DropMessages(logging.Filter):

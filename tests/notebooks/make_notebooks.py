@@ -506,11 +506,16 @@ expected = load_report.sessions_expected
 announced = "a feed announces no count"
 if expected is not None:
     announced = f"the export announced {expected:,}"
+cached_note = ""
+if export.exports_spent == 0:
+    cached_note = " (every day was already in the cache, or came from a feed)"
 display(Markdown(f\"\"\"
 - days: {len(export.days)} ({statuses.count("final")} final, {statuses.count("provisional")}
   provisional: recent days may still gain late sessions)
-- sessions read: {load_report.sessions_read:,} ({announced})
-- exports spent for this report: {export.exports_spent}
+- records read: {load_report.sessions_read:,} ({announced}): the {len(real):,} sessions above
+  and {len(sessions) - len(real):,} offline records (`isSession` false), which count in no
+  measure; {sum(load_report.duplicates_removed.values()):,} repeated rows were removed
+- exports spent for this report: {export.exports_spent}{cached_note}
 \"\"\"))""",
     ),
 ]

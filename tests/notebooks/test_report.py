@@ -53,6 +53,19 @@ def test_cli_report_is_self_contained_html_with_charts(
     assert "Traceback" not in text
 
 
+def test_report_charts_are_described_and_its_figures_explained(cli_report: Path) -> None:
+    """nbconvert left every chart's alt text "No description has been provided", and the
+    footer's count of records read disagreed with the summary without saying why."""
+    text = cli_report.read_text(encoding="utf-8")
+    alts = re.findall(r'<img[^>]+alt="([^"]*)"', text)
+    assert alts and all(a.startswith("Chart: ") for a in alts), alts[:3]
+    assert "No description has been provided" not in text
+    assert "Chart: Platforms and countries" in alts
+    summary = int(re.search(r"<td[^>]*>sessions</td>\s*<td[^>]*>([\d,]+)</td>", text)[1].replace(",", ""))
+    footer = re.search(r"the ([\d,]+) sessions above\s+and ([\d,]+) offline records", text)
+    assert footer is not None and int(footer[1].replace(",", "")) == summary
+
+
 def _template(tmp_path: Path, body: str) -> Path:
     nb = new_notebook()
     params = new_code_cell('start = None\nend = None\nformat = "json"\ntitle = "t"')
