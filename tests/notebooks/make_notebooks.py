@@ -230,8 +230,8 @@ offline records (`isSession` false).""",
     (
         "code",
         """\
-lengths = metrics.session_lengths(sessions)
-print(lengths.describe().round(1))
+lengths = metrics.session_lengths(sessions)  # seconds
+print((lengths / 60).describe().round(1).rename("session length (minutes)"))  # as on the chart
 plots.plot_session_lengths(lengths);""",
     ),
     (

@@ -111,6 +111,9 @@ def test_notebook_runs_top_to_bottom(name: str, executed: Any) -> None:
         assert "lpn.fetch(" in text
     if name == "funnels_revenue_experiments.ipynb":
         assert "lift_low" in text and "open_rate" in text
+    if name == "engagement_and_retention.ipynb":
+        # the summary of session lengths says its unit, the chart's (issue 16)
+        assert "session length (minutes)" in text
 
 
 @pytest.mark.slow
