@@ -474,12 +474,14 @@ def _deduplicated(group: int, batch: pa.RecordBatch, seen: set[int]) -> Batch:
     """
     tables = batch_tables(batch)
     ids = tables["sessions"].column("sessionId").to_numpy()
+    id_list = ids.tolist()
     _, first = np.unique(ids, return_index=True)
     fresh = np.zeros(len(ids), dtype=bool)
     fresh[first] = True
-    if seen:
-        fresh &= ~np.isin(ids, np.fromiter(seen, dtype=np.int64, count=len(seen)))
-    seen.update(ids[fresh].tolist())
+    # set lookups cost the batch, not the part: a part of a million sessions stays linear
+    if not seen.isdisjoint(id_list):
+        fresh &= np.fromiter((i not in seen for i in id_list), dtype=bool, count=len(id_list))
+    seen.update(id_list)
     if fresh.all():
         return Batch(group, tables, batch.num_rows)
     removed = batch_tables(batch.filter(pa.array(~fresh)))
