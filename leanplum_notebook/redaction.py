@@ -31,6 +31,7 @@ __all__ = [
     "redact",
     "redact_value",
     "remember",
+    "remember_options",
 ]
 
 MASK = "***"
@@ -62,6 +63,15 @@ def remember(*secrets: str | None) -> None:
         return
     with _lock:
         _masked = tuple(sorted(set(_masked) | new, key=len, reverse=True))
+
+
+#: fsspec/s3fs ``storage_options`` entries that hold secrets
+SECRET_OPTIONS = ("key", "secret", "token", "password", "aws_secret_access_key")
+
+
+def remember_options(options: Mapping[str, Any]) -> None:
+    """Remember the secrets among storage options (``key``, ``secret``, ``token``...)."""
+    remember(*(str(v) for k, v in options.items() if k in SECRET_OPTIONS and v))
 
 
 def redact(text: str) -> str:

@@ -57,7 +57,7 @@ from leanplum_notebook.dask.read import (
 from leanplum_notebook.engines import is_dask
 from leanplum_notebook.load import select
 from leanplum_notebook.load.tables import TableSet
-from leanplum_notebook.redaction import get_logger, remember
+from leanplum_notebook.redaction import get_logger, remember_options
 
 __all__ = [
     "FAN_IN",
@@ -382,7 +382,7 @@ def load_dask(
     if on_bad_line not in ("error", "skip"):
         raise ValidationError("on_bad_line", f"expected 'error' or 'skip', not {on_bad_line!r}")
     so = dict(storage_options or {})
-    remember(*(str(so[k]) for k in ("key", "secret", "token") if so.get(k)))
+    remember_options(so)
     urls = _as_urls(source)
     if urls is not None:
         units, ranks = _url_units(

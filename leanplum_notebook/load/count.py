@@ -9,33 +9,28 @@ sessions than it announced is caught before anything is kept as complete.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 from leanplum_notebook import schema
 from leanplum_notebook.errors import LoadError
+from leanplum_notebook.load.json_exact import open_binary
 
 __all__ = ["count_sessions"]
 
 
-def _open(path: Path) -> BinaryIO:
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
 def _json_lines(path: Path) -> int:
-    with _open(path) as fh:
-        return sum(1 for line in fh if not line.isspace())  # line ends kept: never empty
+    stream, raw = open_binary(path)
+    with raw, stream:
+        return sum(1 for line in stream if not line.isspace())  # line ends kept: never empty
 
 
 def _csv_rows(path: Path) -> int:
-    with _open(path) as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+    stream, raw = open_binary(path)
+    with raw, stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
         rows = sum(1 for row in csv.reader(text) if row)
     return max(0, rows - 1)  # the header row
 

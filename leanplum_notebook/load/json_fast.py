@@ -484,13 +484,15 @@ def _deduplicated(group: int, batch: pa.RecordBatch, seen: set[int]) -> Batch:
     seen.update(id_list)
     if fresh.all():
         return Batch(group, tables, batch.num_rows)
-    removed = batch_tables(batch.filter(pa.array(~fresh)))
+    kept = batch_tables(batch.filter(pa.array(fresh)))
     return Batch(
         group,
-        batch_tables(batch.filter(pa.array(fresh))),
+        kept,
         batch.num_rows,
         duplicates=int((~fresh).sum()),
-        duplicate_rows={n: t.num_rows for n, t in removed.items() if n != "sessions"},
+        duplicate_rows={
+            n: tables[n].num_rows - t.num_rows for n, t in kept.items() if n != "sessions"
+        },
     )
 
 

@@ -448,10 +448,9 @@ class _Fetch:
             if entry.state == "UNKNOWN":
                 if (wanted & set(entry.day_dates())) - complete:
                     logger.warning(
-                        "an earlier exportData for %s..%s got no answer (job id unknown); it may "
+                        "an earlier exportData for %s got no answer (job id unknown); it may "
                         "have spent one export",
-                        entry.days[0] if entry.days else "?",
-                        entry.days[-1] if entry.days else "?",
+                        entry.span,
                     )
                 continue
             if not entry.resumable or not wanted & set(entry.day_dates()):
@@ -489,11 +488,10 @@ class _Fetch:
         entry.message = f"still {state} {hours:.0f} h after it was submitted: given up"
         self.wc.write_entry(entry)
         logger.warning(
-            "export job %s (days %s..%s) is still %s %.0f h after it was submitted; it is given "
+            "export job %s (days %s) is still %s %.0f h after it was submitted; it is given "
             "up and its days are exported again (this costs an export)",
             entry.job_id,
-            entry.days[0] if entry.days else "?",
-            entry.days[-1] if entry.days else "?",
+            entry.span,
             state,
             hours,
         )
@@ -509,7 +507,7 @@ class _Fetch:
         if old:
             cost += f" (some are now older than {WINDOW_DAYS} days and cannot be exported again)"
         raise FilesExpired(
-            f"export job {entry.job_id} (days {entry.days[0]}..{entry.days[-1]}) was submitted "
+            f"export job {entry.job_id} (days {entry.span}) was submitted "
             f"but its files expired before they were downloaded ({why}); {cost}. The job is "
             "marked expired, so the next fetch re-exports them."
         )

@@ -38,7 +38,7 @@ from leanplum_notebook import schema
 from leanplum_notebook.dates import day_range, day_status, parse_day
 from leanplum_notebook.errors import DownloadError, ValidationError
 from leanplum_notebook.models import ExportPart
-from leanplum_notebook.redaction import get_logger, guard_loggers, remember
+from leanplum_notebook.redaction import get_logger, guard_loggers, remember, remember_options
 from leanplum_notebook.settings import resolve_cache_dir
 from leanplum_notebook.store.files import atomic_write_json, file_lock, read_json, safe_name
 
@@ -47,8 +47,6 @@ __all__ = ["Feed", "FeedExport", "FeedJob", "FeedStatus", "PartialJob", "SyncRes
 logger = get_logger(__name__)
 
 _FOLDER = re.compile(r"[0-9]{8}")
-#: storage_options entries that are secrets
-SECRET_OPTIONS = ("key", "secret", "token", "password", "aws_secret_access_key")
 #: Loggers of the storage libraries, masked like ours
 LIBRARY_LOGGERS = ("botocore", "aiobotocore", "s3fs", "gcsfs", "fsspec", "urllib3", "google")
 
@@ -208,7 +206,7 @@ class Feed:
         self.url = os.fspath(url)
         self.format = format
         self.storage_options = dict(storage_options or {})
-        remember(*(str(v) for k, v in self.storage_options.items() if k in SECRET_OPTIONS and v))
+        remember_options(self.storage_options)
         parts = urlsplit(self.url)
         if parts.password or parts.query:
             remember(parts.password, parts.query)
