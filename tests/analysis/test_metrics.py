@@ -281,6 +281,38 @@ def test_retention_by_first_session_includes_returning_users(
     r = metrics.retention(cohort_sessions, max_periods=3, cohort_by="first_session")
     assert r["cohort_size"].tolist() == [3, 1]  # "old" joins the first cohort
     assert r.loc[day(0), 3] == pytest.approx(2 / 3)
+    # day 0: u1 (days 0, 1, 3), u2 (0, 2), old (0, 3); day 1: u3 (1, 2; day 3 is offline)
+    np.testing.assert_allclose(
+        r.loc[day(0), [0, 1, 2, 3]].to_numpy(float), [1, 1 / 3, 1 / 3, 2 / 3]
+    )
+    np.testing.assert_array_equal(r.loc[day(1), [0, 1, 2, 3]].to_numpy(float), [1, 1, 0, np.nan])
+    rolling = metrics.retention(
+        cohort_sessions, kind="rolling", max_periods=3, cohort_by="first_session"
+    )
+    np.testing.assert_allclose(rolling.loc[day(0), [0, 1, 2, 3]].to_numpy(float), [1, 1, 1, 2 / 3])
+    np.testing.assert_array_equal(
+        rolling.loc[day(1), [0, 1, 2, 3]].to_numpy(float), [1, 1, 0, np.nan]
+    )
+
+
+def test_retention_by_first_session_on_interleaved_users(build: Any) -> None:
+    # users appear in an order unlike their cohorts' order, so a cohort given to the wrong
+    # user shows: z starts on day 2, a on day 0, m on day 1
+    rows = [
+        sess(1, "z", at(2)),
+        sess(2, "a", at(3)),
+        sess(3, "m", at(1)),
+        sess(4, "a", at(0)),
+        sess(5, "m", at(3)),
+        sess(6, "z", at(4)),
+        sess(7, "a", at(1)),
+    ]
+    r = metrics.retention(build("sessions", rows), max_periods=4, cohort_by="first_session")
+    assert list(r.index) == [day(0), day(1), day(2)]
+    assert r["cohort_size"].tolist() == [1, 1, 1]
+    np.testing.assert_array_equal(r.loc[day(0), [0, 1, 2, 3, 4]].to_numpy(float), [1, 1, 0, 1, 0])
+    np.testing.assert_array_equal(r.loc[day(1), [0, 1, 2, 3]].to_numpy(float), [1, 0, 1, 0])
+    np.testing.assert_array_equal(r.loc[day(2), [0, 1, 2]].to_numpy(float), [1, 0, 1])
 
 
 def test_retention_curve_weights_by_cohort_size(cohort_sessions: pd.DataFrame) -> None:
