@@ -648,10 +648,30 @@ def plot_retention_curves(
 
 
 def _barh_labels(ax: Axes, values: np.ndarray, texts: list[str]) -> None:
+    """A label after each bar, every label inside the axes (a long one would otherwise run
+    past the axes to the edge of the image)."""
     top = float(np.nanmax(values)) if values.size else 0.0
-    for y, (v, text) in enumerate(zip(values, texts, strict=True)):
+    if not top > 0:
+        top = 1.0
+    labels = [
         ax.text(v + top * 0.01, y, text, va="center", ha="left", fontsize=9, color="#333333")
-    ax.set_xlim(0, top * 1.18 if top > 0 else 1)
+        for y, (v, text) in enumerate(zip(values, texts, strict=True))
+    ]
+    ax.set_xlim(0, top * 1.18)
+    figure = ax.get_figure(root=True)
+    if figure is None or not labels:
+        return
+    figure.draw_without_rendering()  # lays the figure out: the axes' width in pixels
+    width = ax.get_window_extent().width
+    margin = 0.02  # of the axes, between the longest label and the frame
+    need = 1.18
+    for v, label in zip(values, labels, strict=True):
+        share = label.get_window_extent().width / width if width > 0 else 0.0
+        # xmax such that (v + offset) / xmax + share <= 1 - margin
+        room = 1 - margin - share
+        if room > 0.2:
+            need = max(need, (float(v) + top * 0.01) / (room * top))
+    ax.set_xlim(0, top * need)
 
 
 def _finish_hbars(ax: Axes, labels: Any, *, title: str, xlabel: str) -> Axes:

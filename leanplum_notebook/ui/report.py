@@ -187,7 +187,25 @@ def _to_html(notebook_path: Path, title: str) -> str:
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     finally:
         log.removeFilter(quiet)
-    return _drop_scripts(_alt_texts(body, chart_names(nb)))
+    return _with_layout(_drop_scripts(_alt_texts(body, chart_names(nb))))
+
+
+#: The report's page: one centred column, and every chart as wide as the column (nbconvert
+#: leaves the text full width and each image at its pixel size, flush left: an 810 px strip
+#: in a 1400 px window). The charts are drawn at twice their size (``retina`` in the
+#: template), so scaled to the column they stay sharp.
+REPORT_CSS = """
+body.jp-Notebook { max-width: 1080px; margin: 0 auto; box-sizing: border-box; }
+.jp-RenderedImage img { width: 100%; height: auto; }
+"""
+
+
+def _with_layout(body: str) -> str:
+    style = f'<style id="leanplum-report-layout">{REPORT_CSS}</style>'
+    head_end = body.find("</head>")
+    if head_end < 0:
+        return style + body
+    return body[:head_end] + style + body[head_end:]
 
 
 _NO_ALT = 'alt="No description has been provided for this image"'

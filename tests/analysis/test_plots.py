@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 from typing import Any
 
@@ -247,6 +248,40 @@ def test_funnel_bars() -> None:
     ]
     assert ax.yaxis_inverted()
     assert ax.get_xlabel() == "users"
+
+
+@pytest.mark.parametrize(
+    "users", [[3127, 2790, 1917, 875], [3127, 3126, 3125, 3124], [10, 1, 1, 1]]
+)
+def test_bar_labels_end_inside_the_axes(users: list[int]) -> None:
+    """The report's funnel: "2.8k · 89% of step 1 · 11% fewer than step 1" ran past the
+    axes to the edge of the image. Each label must end inside the axes frame, on bars as
+    long as the longest."""
+    n = len(users)
+    data = pd.DataFrame(
+        {
+            "step": ["Open Store", "View Item", "Add To Cart", "Purchase"][:n],
+            "users": users,
+            "conversion": [u / users[0] for u in users],
+            "drop_off": [0.0] + [1 - b / a for a, b in itertools.pairwise(users)],
+        }
+    )
+    for ax in (
+        plots.plot_funnel(data),
+        plots.plot_top_events(
+            pd.DataFrame({"eventName": data["step"], "count": data["users"], "users": users})
+        ),
+    ):
+        fig = ax.get_figure()
+        assert fig is not None
+        fig.canvas.draw()
+        frame = ax.get_window_extent()
+        for label in ax.texts:
+            box = label.get_window_extent()
+            assert box.x0 >= frame.x0 and box.x1 <= frame.x1 - 2, (label.get_text(), box, frame)
+        # and the bars still use most of the width: the labels did not squash them
+        assert max(bar_widths(ax)) / ax.get_xlim()[1] > 0.4
+        plt.close(fig)
 
 
 def test_top_events_bars() -> None:

@@ -48,6 +48,9 @@ def test_demo_command_writes_the_report_and_prints_headline_numbers(
     sessions = int(re.search(r"sessions\s+([\d,]+)", proc.stdout).group(1).replace(",", ""))
     assert sessions > 2000
     assert re.search(r"exports spent\s+1\b", proc.stdout)
+    # the report's footer says it spent 0: the demo says so too, and why (issue 16)
+    assert re.search(r"by the report\s+0\s+\(it read the days the fetch had just cached\)", proc.stdout)
+    assert "exports spent for this report: 0" in html
     assert re.search(r"day-1 retention\s+\d+\.\d%", proc.stdout)
     print(f"demo --days 7 took {elapsed:.1f} s")
     assert elapsed < 120

@@ -99,12 +99,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def page(lab: tuple[str, Path], tmp_path: Path) -> Iterator[Any]:
+def viewport() -> dict[str, int]:
+    return {"width": 1400, "height": 900}
+
+
+@pytest.fixture
+def page(lab: tuple[str, Path], tmp_path: Path, viewport: dict[str, int]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport=viewport)
         pg = context.new_page()
         pg.console_errors = []  # type: ignore[attr-defined]
         pg.on(
@@ -209,3 +214,50 @@ def test_the_form_exports_and_says_what_it_is_doing(
         assert json.dumps(seen).count("bytes (") == 0
     except BaseException as exc:
         raise AssertionError(f"{exc}; screenshot: {_shot(page, tmp_path, 'form')}") from None
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1024, "height": 768}])
+def test_the_form_fits_a_1024_px_window_with_the_file_browser_open(
+    lab: tuple[str, Path], page: Any, tmp_path: Path, viewport: dict[str, int]
+) -> None:
+    """At 1024 px with the file browser open, the Format box sat off-screen: every field,
+    button and the progress row of the form must be inside the notebook's visible area."""
+    base, _ = lab
+    try:
+        _run_all(page, base, "quickstart.ipynb")
+        page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+        page.wait_for_timeout(500)
+        form = page.locator(".leanplum-export-form").last
+        form.scroll_into_view_if_needed()
+        boxes = page.evaluate(
+            """() => {
+                const browser = document.getElementById('filebrowser');
+                const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+                const form = [...document.querySelectorAll('.leanplum-export-form')].pop();
+                const area = panel.querySelector('.jp-WindowedPanel-outer, .jp-Notebook')
+                    .getBoundingClientRect();
+                const parts = [...form.querySelectorAll(
+                    'input, select, button, .widget-label, .widget-html, .progress')]
+                    .filter(e => e.getBoundingClientRect().width > 0)
+                    .map(e => {
+                        const r = e.getBoundingClientRect();
+                        return {what: (e.textContent || e.value || e.tagName).slice(0, 40),
+                                left: r.left, right: r.right};
+                    });
+                return {browserOpen: !!browser && browser.getBoundingClientRect().width > 100,
+                        left: area.left, right: Math.min(area.right, window.innerWidth),
+                        parts};
+            }"""
+        )
+        assert boxes["browserOpen"], "the file browser is not open"
+        assert len(boxes["parts"]) > 10, boxes
+        outside = [
+            p for p in boxes["parts"]
+            if p["left"] < boxes["left"] - 1 or p["right"] > boxes["right"] + 1
+        ]
+        assert outside == [], (outside, boxes["left"], boxes["right"])
+        formats = [p for p in boxes["parts"] if p["what"].strip().lower().startswith("json")]
+        assert formats, "the Format box is not on screen"
+        _shot(page, tmp_path, "form-1024")
+    except BaseException as exc:
+        raise AssertionError(f"{exc}; screenshot: {_shot(page, tmp_path, 'form-1024')}") from None
