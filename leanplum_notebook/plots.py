@@ -170,17 +170,51 @@ def _percent_axis(target: Any) -> None:
 def _int_axis(ax: Axes, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(MaxNLocator(integer=True))
-    target.set_major_formatter(FuncFormatter(lambda v, _: _human(v)))
+    target.set_major_formatter(_HumanTicks())
 
 
-def _human(v: float) -> str:
-    """1234 -> '1.2k', 2500000 -> '2.5M'."""
+_UNITS = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _human(v: float, decimals: int = 1) -> str:
+    """1234 -> '1.2k', 2500000 -> '2.5M' (``decimals`` after the point, trailing zeros cut)."""
     a = abs(v)
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    for div, suffix in _UNITS:
         if a >= div:
-            text = f"{v / div:.1f}".rstrip("0").rstrip(".")
+            text = f"{v / div:.{decimals}f}".rstrip("0").rstrip(".")
             return f"{text}{suffix}"
     return f"{v:g}"
+
+
+class _HumanTicks(Formatter):
+    """Ticks in k/M/G with as many decimals as the ticks need to be exact: 1,250 and 1,350
+    read '1.25k' and '1.35k' (one decimal printed them '1.2k' and '1.4k', beside a '1.2k'
+    for 1,200)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.decimals = 1
+
+    def set_locs(self, locs: Any) -> None:
+        # matplotlib calls this with every tick before it formats them
+        super().set_locs(locs)
+        self.decimals = _tick_decimals([float(v) for v in locs])
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.prefix + _human(x, self.decimals)
+
+
+def _tick_decimals(locs: list[float]) -> int:
+    """The fewest decimals (1 to 3) at which every tick's k/M/G figure is exact."""
+    for decimals in (1, 2, 3):
+        exact = True
+        for v in locs:
+            div = next((d for d, _ in _UNITS if abs(v) >= d), 1.0)
+            scaled = v / div * 10**decimals
+            exact = exact and abs(scaled - round(scaled)) < 1e-6
+        if exact:
+            return decimals
+    return 3
 
 
 def _dates(col: pd.Series) -> np.ndarray:
@@ -842,7 +876,7 @@ def plot_revenue(
     _headroom(ax, 1.2)
     ax.set_title(title, loc="left")
     ax.set_ylabel(f"revenue per day ({currency})")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{currency}{_human(v)}"))
+    ax.yaxis.set_major_formatter(_HumanTicks(prefix=currency))
     _date_axis(ax, xlabel)
     _ygrid(ax)
     if arpdau and "arpdau" in data.columns:

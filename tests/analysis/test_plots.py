@@ -571,3 +571,41 @@ def test_retention_colours_are_scaled_to_the_later_periods(retention_table: pd.D
     top = float(np.nanmax(later.to_numpy(dtype=float)))
     assert ax.images[0].get_clim() == (0.0, pytest.approx(top))
     assert top < 1.0
+
+
+def _tick_value(text: str) -> float:
+    text = text.replace("\u2212", "-").lstrip("$")
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9}.get(text[-1:], 1.0)
+    return float(text[:-1] if scale != 1.0 else text) * scale
+
+
+@pytest.mark.parametrize("top", [1300, 1340, 2_600, 17_500, 1_234_000])
+def test_every_count_tick_reads_its_exact_value(top: int) -> None:
+    """With one decimal, ticks at 1,050 / 1,200 / 1,350 read '1.1k 1.2k 1.4k' (and 1,250
+    read '1.2k' on another chart): a label must parse back to the value it marks."""
+    data = pd.DataFrame(
+        {
+            "country": ["US", "IN", "BR"],
+            "users": [top, top // 4, top // 5],
+            "share": [0.6, 0.2, 0.2],
+        }
+    )
+    ax = plots.plot_breakdown(data)
+    ax.get_figure(root=True).draw_without_rendering()  # type: ignore[union-attr]
+    ticks = [(t.get_position()[0], t.get_text()) for t in ax.get_xticklabels() if t.get_text()]
+    assert len(ticks) >= 3
+    for value, text in ticks:
+        assert _tick_value(text) == pytest.approx(value), (value, text)
+
+
+def test_revenue_ticks_read_their_exact_value() -> None:
+    # a top of 1,800 ticks every 250: 1,250 and 1,750 need two decimals
+    data = pd.DataFrame(
+        {"day": days(5), "revenue": [1260.0, 1800.0, 1620.0, 1440.0, 900.0], "arpdau": 0.5}
+    )
+    ax = plots.plot_revenue(data, arpdau=False)
+    ax.get_figure(root=True).draw_without_rendering()  # type: ignore[union-attr]
+    ticks = [(t.get_position()[1], t.get_text()) for t in ax.get_yticklabels() if t.get_text()]
+    assert len(ticks) >= 3 and all(text.startswith("$") for _, text in ticks), ticks
+    for value, text in ticks:
+        assert _tick_value(text) == pytest.approx(value), (value, text)

@@ -205,6 +205,8 @@ def test_the_form_exports_and_says_what_it_is_doing(
             seen.append(text)
             if "Done:" in text or "Export failed" in text:
                 break
+            if "Waiting for Leanplum" in text and not (tmp_path / "form-during.png").exists():
+                _shot(page, tmp_path, "form-during")
             page.wait_for_timeout(100)
         _shot(page, tmp_path, "form-after")
         final = seen[-1]
