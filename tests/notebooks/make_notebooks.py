@@ -396,6 +396,8 @@ conversion_event = "Purchase\"""",
         "code",
         """\
 %matplotlib inline
+# charts at twice their size: the report scales them to its column, sharp on any screen
+%config InlineBackend.figure_formats = ["retina"]
 import warnings
 
 from IPython.display import Markdown, display
